@@ -1,0 +1,1 @@
+"""Fake vendor APIs for trying and testing the healthcare taps without a vendor contract."""

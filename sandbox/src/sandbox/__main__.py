@@ -1,0 +1,92 @@
+"""Command line: ``python -m sandbox <vendor> [options]`` serves one fake vendor API.
+
+Prints exactly one line, the base URL, then serves until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from sandbox.framework import FAULT_KINDS, VendorSandbox
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (0 picks a free one)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated data")
+    parser.add_argument("--latency-ms", type=int, default=0, help="delay before each API answer")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of faulted requests")
+    parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault choices")
+    parser.add_argument(
+        "--faults",
+        default="429,500,503,drop",
+        help=f"comma-separated fault kinds drawn at --fault-rate, from {','.join(FAULT_KINDS)}",
+    )
+    parser.add_argument("--retry-after", type=int, default=1, help="Retry-After of 429 faults")
+    parser.add_argument("--slow-seconds", type=float, default=2.0, help="delay of slow faults")
+
+
+def _painchek(args: argparse.Namespace) -> VendorSandbox:
+    from sandbox.painchek import PainChekSandbox  # noqa: PLC0415
+
+    credentials = {
+        name: getattr(args, name)
+        for name in ("client_id", "client_secret", "username", "password")
+        if getattr(args, name) is not None
+    }
+    return PainChekSandbox(
+        seed=args.seed,
+        patients=args.patients,
+        order=args.order,
+        latency_ms=args.latency_ms,
+        max_page_size=args.max_page_size,
+        token_ttl=args.token_ttl,
+        **credentials,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """One subcommand per vendor."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    vendors = parser.add_subparsers(dest="vendor", required=True, metavar="VENDOR")
+    painchek = vendors.add_parser("painchek", help="the PainChek integration API")
+    _add_common(painchek)
+    painchek.add_argument("--patients", type=int, default=5000, help="patients to generate")
+    painchek.add_argument("--order", choices=("desc", "asc", "uuid"), default="desc")
+    painchek.add_argument("--max-page-size", type=int, default=1000)
+    painchek.add_argument("--token-ttl", type=int, default=36000, help="token lifetime, seconds")
+    for name in ("client-id", "client-secret", "username", "password"):
+        painchek.add_argument(f"--{name}", default=None, help=f"{name} to accept")
+    painchek.set_defaults(factory=_painchek)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until SIGTERM or SIGINT; return the exit status."""
+    args = build_parser().parse_args(argv)
+    sandbox: VendorSandbox = args.factory(args)
+    kinds = [kind for kind in args.faults.split(",") if kind]
+    sandbox.set_faults(args.fault_rate, args.fault_seed, kinds, args.retry_after, args.slow_seconds)
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    url = sandbox.start(args.host, args.port)
+    sys.stdout.write(url + "\n")
+    sys.stdout.flush()
+    while not stop.wait(0.5):
+        pass
+    sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

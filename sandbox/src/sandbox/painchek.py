@@ -1,0 +1,1135 @@
+"""A fake PainChek integration API with seeded aged-care data.
+
+Behaviours documented by the vendor (doc), per ``vendor-api-notes.md``:
+
+- doc: ``POST /api/integration/auth/`` with form-encoded ``client_id`` and
+  ``client_secret`` answers ``{"access_token", "token_type": "Bearer",
+  "expires_in": 36000, "scope"}``; HTTP Basic ``username:password`` also works.
+- doc: endpoints ``/api/patients/``, ``/api/assessments/`` (``?mode=painchek|nrs``),
+  ``/api/sites/``, ``/api/account/users/``, ``/api/license/licenses/``.
+- doc: Django REST Framework page-number pagination ``{"count", "next", "previous",
+  "results"}`` with ``page`` and ``page_size``, default page size 50.
+- doc: every table has an integer ``update_stamp``; each create, edit and delete sets it
+  to that table's max + 1; ``sync=N`` returns rows with a strictly greater stamp.
+- doc: deletes are soft (``deleted_at`` set, row still served);
+  ``patients.deleted_reason`` is an archive reason and is sometimes the string "null".
+- doc: record shapes and the error envelope ``{"code", "detail", "errors"}``.
+
+Behaviours assumed by this sandbox (assumed):
+
+- assumed: the paths ``/api/admissions/`` and ``/api/comments/``.
+- assumed: result order under ``sync`` defaults to ``update_stamp`` descending (the
+  vendor's only example shows 760 before 759); ``asc`` and ``uuid`` are configurable.
+  Pagination is a plain offset over that order computed per request, so rows edited
+  mid-sync move between pages, as with a DRF queryset.
+- assumed: maximum page size 1000; larger ``page_size`` values are silently capped.
+- assumed: non-integer (or non-positive ``page_size``) ``sync``/``page``/``page_size``
+  answer 400 with a field error (real DRF would ignore a bad ``page_size`` and answer
+  404 for a bad ``page``); a page past the end answers 404 "Invalid page." (DRF);
+  ``previous`` omits ``page`` when it points at page 1 and query parameters in
+  ``next``/``previous`` are sorted (DRF).
+- assumed: 401 codes ``not_authenticated`` and ``token_expired``; 403
+  ``permission_denied`` for endpoints configured as forbidden; 404 ``not_found``;
+  405 ``method_not_allowed``; auth accepts a JSON body as well as a form.
+- assumed: the token is a random hex string; tokens expire after ``token_ttl`` seconds of
+  wall-clock time, or all at once on ``revoke_tokens()``.
+- assumed: fault behaviour (429 ``throttled`` with ``Retry-After``, HTML 5xx pages,
+  dropped connections, slow answers, expiring tokens, truncated bodies) and the
+  ``/_control/`` API, which has no vendor counterpart (see ``framework.py``).
+- assumed: field values (names, sites, licences, device models, comment texts), the
+  licence reference being the licence ``uuid``, ``license_name`` being the holder name,
+  and the 42 PainChek items spread over face 9, voice 9, movement 7, behaviour 7,
+  activity 4, body 6 with ``pain_score`` their count.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import random
+import secrets
+import time
+import uuid as uuid_lib
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import msgspec
+
+from sandbox.framework import (
+    ControlError,
+    Handler,
+    Request,
+    Response,
+    VendorSandbox,
+    json_response,
+)
+
+TABLES = ("patients", "assessments", "sites", "admissions", "comments", "users", "licenses")
+PATHS = {
+    "patients": "/api/patients/",
+    "assessments": "/api/assessments/",
+    "sites": "/api/sites/",
+    "admissions": "/api/admissions/",
+    "comments": "/api/comments/",
+    "users": "/api/account/users/",
+    "licenses": "/api/license/licenses/",
+}
+AUTH_PATH = "/api/integration/auth/"
+ORDERS = ("desc", "asc", "uuid")
+MODES = ("painchek", "nrs")
+DEFAULT_PAGE_SIZE = 50
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DATA_START = int((datetime(2023, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds() * 1e6)
+_DATA_END = int((datetime(2025, 5, 31, tzinfo=UTC) - _EPOCH).total_seconds() * 1e6)
+_CLOCK_START = int((datetime(2025, 6, 1, tzinfo=UTC) - _EPOCH).total_seconds() * 1e6)
+_DAY_US = 86_400_000_000
+
+_F_NAMES = [
+    "Margaret",
+    "Dorothy",
+    "Joan",
+    "Betty",
+    "Patricia",
+    "Shirley",
+    "Barbara",
+    "Jean",
+    "Valerie",
+    "Maureen",
+    "Beryl",
+    "Gwen",
+    "Irene",
+    "Elsie",
+    "Nancy",
+    "Doris",
+    "June",
+    "Marjorie",
+    "Audrey",
+    "Edna",
+    "Lorraine",
+    "Heather",
+    "Judith",
+]
+_M_NAMES = [
+    "John",
+    "William",
+    "Robert",
+    "Kenneth",
+    "Ronald",
+    "Peter",
+    "Raymond",
+    "Keith",
+    "Graham",
+    "Desmond",
+    "Harold",
+    "Arthur",
+    "Bruce",
+    "Colin",
+    "Geoffrey",
+    "Alan",
+    "Norman",
+    "Trevor",
+    "Brian",
+    "Leslie",
+    "Francis",
+    "Neville",
+]
+_LAST_NAMES = [
+    "Smith",
+    "Jones",
+    "Williams",
+    "Brown",
+    "Wilson",
+    "Taylor",
+    "Johnson",
+    "White",
+    "Martin",
+    "Anderson",
+    "Thompson",
+    "Nguyen",
+    "Thomas",
+    "Walker",
+    "Harris",
+    "Lee",
+    "Ryan",
+    "Robinson",
+    "Kelly",
+    "King",
+    "O'Brien",
+    "Murphy",
+    "Campbell",
+    "Mitchell",
+    "Clarke",
+    "Evans",
+    "Hughes",
+    "Patel",
+    "Papadopoulos",
+    "Rossi",
+    "Nowak",
+    "Chen",
+    "Singh",
+    "MacDonald",
+]
+_NICKNAMES = [
+    "Peggy",
+    "Dot",
+    "Bet",
+    "Bill",
+    "Bob",
+    "Ken",
+    "Ron",
+    "Ray",
+    "Des",
+    "Jack",
+    "Mick",
+    "Bert",
+    "Alf",
+    "Nell",
+    "Midge",
+]
+_STAFF_NAMES = [
+    "Emma",
+    "Olivia",
+    "Chloe",
+    "Priya",
+    "Grace",
+    "Mei",
+    "Aisha",
+    "Sophie",
+    "Liam",
+    "Noah",
+    "Jack",
+    "Ethan",
+    "Arjun",
+    "Tom",
+    "Lucy",
+    "Hannah",
+    "Ravi",
+    "Daniel",
+    "Sarah",
+    "Jessica",
+    "Maria",
+    "Joseph",
+    "Ana",
+    "Kiran",
+]
+_POSITIONS = (
+    "Registered Nurse",
+    "Enrolled Nurse",
+    "Personal Care Worker",
+    "Clinical Care Manager",
+    "Facility Manager",
+    "Physiotherapist",
+    "Lifestyle Coordinator",
+)
+_ROLES = ("admin", "manager", "clinician", "carer")
+_SITE_NAMES = [
+    "Wattle",
+    "Grove",
+    "Banksia",
+    "Jacaranda",
+    "Bluegum",
+    "Riverside",
+    "Harbourview",
+    "Lilly-Pilly",
+    "Acacia",
+    "Waratah",
+    "Seaview",
+    "Oakwood",
+    "Ashford",
+    "Meadowbank",
+    "Hillcrest",
+    "Kingfisher",
+    "Elm-Lodge",
+]
+_SITE_SUFFIXES = ("Aged Care", "Care Home", "Residential Care", "Lodge", "Nursing Home")
+_STREETS = (
+    "Banksia Street",
+    "Pacific Highway",
+    "Church Street",
+    "Victoria Road",
+    "High Street",
+    "King Street",
+    "Station Road",
+    "Park Avenue",
+    "Mill Lane",
+    "Queen Street",
+)
+_AU_PLACES = (
+    ("Parramatta", "NSW", "2150", "02"),
+    ("Hornsby", "NSW", "2077", "02"),
+    ("Geelong", "VIC", "3220", "03"),
+    ("Ballarat", "VIC", "3350", "03"),
+    ("Toowoomba", "QLD", "4350", "07"),
+    ("Townsville", "QLD", "4810", "07"),
+    ("Adelaide", "SA", "5000", "08"),
+    ("Fremantle", "WA", "6160", "08"),
+    ("Hobart", "TAS", "7000", "03"),
+    ("Canberra", "ACT", "2600", "02"),
+)
+_UK_PLACES = (
+    ("Leeds", "West Yorkshire", "LS6 2AB", "0113"),
+    ("Bristol", "Bristol", "BS8 1TH", "0117"),
+    ("Norwich", "Norfolk", "NR2 3DD", "01603"),
+    ("Chester", "Cheshire", "CH1 2HJ", "01244"),
+    ("Harrogate", "North Yorkshire", "HG1 5LA", "01423"),
+)
+_HOLDERS = (
+    "Banksia Care Group",
+    "Southern Cross Aged Care",
+    "Wattle Health",
+    "Harbour Residential Care",
+    "Anglia Care Homes",
+    "Pennine Care Group",
+    "Coastal Seniors Living",
+)
+_LICENSE_TYPES = ("enterprise", "facility", "trial")
+_DEVICES = (
+    ("iPhone 12", "iOS 16.7"),
+    ("iPhone 13", "iOS 17.4"),
+    ("iPhone SE", "iOS 17.2"),
+    ("iPad (9th generation)", "iPadOS 17.4"),
+    ("Samsung Galaxy A53", "Android 13"),
+    ("Samsung Galaxy Tab A8", "Android 14"),
+    ("Google Pixel 7", "Android 14"),
+)
+_APP_VERSIONS = ("5.1.4", "5.2.0", "5.2.3", "5.3.1")
+_COMMENTS = (
+    "Resident settled after repositioning.",
+    "Paracetamol given as charted; review in 1 hour.",
+    "Family informed of pain assessment results.",
+    "Grimacing noted during transfer, physio referral made.",
+    "Sleeping comfortably, no signs of distress.",
+    "Refused morning shower; reassess later.",
+    "Wound dressing changed, mild discomfort observed.",
+    "GP notified of increased pain score.",
+)
+_UNITS = ("Banksia Wing", "Memory Support Unit", "Wattle Wing", "Respite", "East Wing")
+_WARDS = ("A", "B", "C", "Dementia", "Palliative")
+_ARCHIVE_REASONS = ("Discharged", "Transferred")
+# The 42 PainChek items by domain; an assessment's pain_score is how many are present.
+_DOMAINS = {
+    "face": (
+        "brow_lowering",
+        "cheek_raising",
+        "tightening_of_eyelids",
+        "wrinkling_of_nose",
+        "raising_of_upper_lip",
+        "pulling_at_corner_lip",
+        "horizontal_mouth_stretch",
+        "parting_lips",
+        "closing_eyes",
+    ),
+    "voice": (
+        "noisy_pain_sounds",
+        "requesting_help",
+        "groaning",
+        "moaning",
+        "crying",
+        "screaming",
+        "loud_talk",
+        "howling",
+        "sighing",
+    ),
+    "movement": (
+        "altered_limb_movement",
+        "restless",
+        "freezing",
+        "guarding",
+        "moving_away",
+        "abnormal_sitting_standing",
+        "pacing",
+    ),
+    "behaviour": (
+        "introvert",
+        "verbally_offensive",
+        "aggressive",
+        "fearful",
+        "confused",
+        "distressed",
+        "disinhibited",
+    ),
+    "activity": ("resisting_care", "prolonged_resting", "altered_sleep_cycle", "repetitive"),
+    "body": (
+        "profuse_sweating",
+        "pale_flushed",
+        "feverish_cold",
+        "rapid_breathing",
+        "painful_injuries",
+        "painful_medical_conditions",
+    ),
+}
+_BODY_LOCATIONS = ("head", "neck", "lower_back", "left_hip", "right_hip", "left_knee", "abdomen")
+
+
+def _iso(us: int) -> str:
+    return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _date(us: int) -> str:
+    return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%d")
+
+
+def _pain_level(mode: str, score: int) -> str:
+    bands = (0, 3, 6) if mode == "nrs" else (6, 11, 15)
+    if score <= bands[0]:
+        return "none"
+    if score <= bands[1]:
+        return "mild"
+    return "moderate" if score <= bands[2] else "severe"
+
+
+class _Table:
+    """Rows of one table with cached JSON bytes and cached orderings."""
+
+    def __init__(self, name: str, mode_of: Callable[[dict[str, Any]], str] | None = None) -> None:
+        self.name = name
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.max_stamp = 0
+        self._mode_of = mode_of
+        self._encoded: dict[str, bytes] = {}
+        self._orders: dict[tuple[str, str | None], tuple[list[str], list[int]]] = {}
+
+    def put(self, row: dict[str, Any]) -> None:
+        self.rows[row["uuid"]] = row
+        self.max_stamp = max(self.max_stamp, row["update_stamp"])
+        self._encoded.pop(row["uuid"], None)
+        self._orders.clear()
+
+    def encoded(self, uuid: str) -> bytes:
+        data = self._encoded.get(uuid)
+        if data is None:
+            data = self._encoded[uuid] = msgspec.json.encode(self.rows[uuid])
+        return data
+
+    def _ordered(self, order: str, mode: str | None) -> tuple[list[str], list[int]]:
+        key = ("uuid" if order == "uuid" else "stamp", mode)
+        cached = self._orders.get(key)
+        if cached is None:
+            rows: Iterable[dict[str, Any]] = self.rows.values()
+            if mode is not None and self._mode_of is not None:
+                rows = [row for row in rows if self._mode_of(row) == mode]
+            sort_key = "uuid" if key[0] == "uuid" else "update_stamp"
+            ordered = sorted(rows, key=lambda row: row[sort_key])
+            cached = ([r["uuid"] for r in ordered], [r["update_stamp"] for r in ordered])
+            self._orders[key] = cached
+        return cached
+
+    def select(
+        self, order: str, sync: int | None, mode: str | None, offset: int, limit: int
+    ) -> tuple[int, list[str]]:
+        """Return (count of matching rows, uuids of the requested page)."""
+        uuids, stamps = self._ordered(order, mode)
+        if order == "uuid":
+            if sync is not None:
+                uuids = [u for u, s in zip(uuids, stamps, strict=True) if s > sync]
+            return len(uuids), uuids[offset : offset + limit]
+        low = bisect_right(stamps, sync) if sync is not None else 0
+        count = len(uuids) - low
+        if order == "asc":
+            return count, uuids[low + offset : low + offset + limit]
+        end = len(uuids) - offset
+        start = max(low, end - limit)
+        return count, (uuids[start:end][::-1] if end > start else [])
+
+
+class _Generator:
+    """Builds realistic rows from one seeded random generator."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def uuid(self) -> str:
+        return str(uuid_lib.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def _stamps(self, created: int) -> dict[str, Any]:
+        rng = self.rng
+        modified = created + (rng.randrange(0, 20 * _DAY_US) if rng.random() < 0.3 else 0)
+        return {"created_at": _iso(created), "modified_at": _iso(modified), "deleted_at": None}
+
+    def license(self, created: int) -> dict[str, Any]:
+        rng = self.rng
+        start = created + rng.randrange(0, 5 * _DAY_US)
+        return {
+            "uuid": self.uuid(),
+            "number": f"PCK-{rng.choice(('AU', 'UK'))}-{rng.randrange(1, 999_999):06d}",
+            "start": _date(start),
+            "expiry": _date(start + rng.choice((1, 2, 3)) * 365 * _DAY_US),
+            "type": rng.choice(_LICENSE_TYPES),
+            "holder": rng.choice(_HOLDERS),
+            **self._stamps(created),
+            "update_stamp": 0,
+        }
+
+    def site(self, created: int, lic: dict[str, Any]) -> dict[str, Any]:
+        rng = self.rng
+        uk = rng.random() < 0.25
+        city, state, postcode, area = rng.choice(_UK_PLACES if uk else _AU_PLACES)
+        name = f"{rng.choice(_SITE_NAMES).replace('-', ' ')} {rng.choice(_SITE_SUFFIXES)}"
+        slug = name.lower().replace(" ", "")
+        phone = f"{area} {rng.randrange(1000, 9999)} {rng.randrange(1000, 9999)}"
+        return {
+            "uuid": self.uuid(),
+            "type": rng.randint(1, 4),
+            "name": name,
+            "phone": phone,
+            "email": f"reception@{slug}.example.{'co.uk' if uk else 'com.au'}",
+            "address": f"{rng.randint(1, 240)} {rng.choice(_STREETS)}",
+            "postcode": postcode,
+            "city": city,
+            "state": state,
+            "country": "GB" if uk else "AU",
+            "num_beds": rng.randrange(30, 160),
+            "external_id": str(rng.randrange(100, 9999)),
+            "license": lic["uuid"],
+            "license_name": lic["holder"],
+            **self._stamps(created),
+            "update_stamp": 0,
+        }
+
+    def user(self, created: int, lic: dict[str, Any]) -> dict[str, Any]:
+        rng = self.rng
+        first, last = rng.choice(_STAFF_NAMES), rng.choice(_LAST_NAMES)
+        email_last = last.lower().replace("'", "")
+        return {
+            "uuid": self.uuid(),
+            "email": f"{first.lower()}.{email_last}{rng.randrange(1, 99)}@example.com",
+            "first_name": first,
+            "last_name": last,
+            "position": rng.choice(_POSITIONS),
+            "role": rng.choice(_ROLES),
+            "is_active": rng.random() < 0.9,
+            "date_joined": _iso(created),
+            **self._stamps(created),
+            "update_stamp": 0,
+            "external_id": f"EMP{rng.randrange(1, 99999):05d}",
+            "license": lic["uuid"],
+            "license_name": lic["holder"],
+        }
+
+    def patient(self, created: int, lic: dict[str, Any]) -> dict[str, Any]:
+        rng = self.rng
+        gender = rng.choices(("f", "m", "x"), (60, 38, 2))[0]
+        first = rng.choice(_F_NAMES if gender == "f" else _M_NAMES)
+        birth = datetime(1920, 1, 1) + timedelta(days=rng.randrange(0, 40 * 365))
+        roll = rng.random()
+        reason = "null" if roll < 0.05 else rng.choice(_ARCHIVE_REASONS) if roll < 0.15 else None
+        uid = self.uuid()
+        external = rng.randrange(1, 99999)
+        return {
+            "uuid": uid,
+            "license": lic["uuid"],
+            "license_name": lic["holder"],
+            "first_name": first,
+            "last_name": rng.choice(_LAST_NAMES),
+            "nickname": rng.choice(_NICKNAMES) if rng.random() < 0.2 else None,
+            "gender": gender,
+            "birth_date": birth.strftime("%Y-%m-%d"),
+            "death_date": _date(created + rng.randrange(30, 400) * _DAY_US)
+            if rng.random() < 0.03
+            else None,
+            **self._stamps(created),
+            "deleted_reason": reason,
+            "update_stamp": 0,
+            "image": f"https://images.painchek.example/patients/{uid}.jpg"
+            if rng.random() < 0.3
+            else None,
+            # A string: "001234" and "1234" are different patients.
+            "external_id": f"{external:06d}" if rng.random() < 0.4 else str(external),
+            "training_record": rng.random() < 0.02,
+        }
+
+    def _painchek_data(self, when: str) -> dict[str, Any]:
+        rng = self.rng
+        # Presence probability 0, 1/16, 1/8 or 1/4 per item, from ANDed random bit masks.
+        depth = rng.choice((0, 4, 3, 2))
+        mask = 0
+        if depth:
+            mask = (1 << 42) - 1
+            for _ in range(depth):
+                mask &= rng.getrandbits(42)
+        data: dict[str, Any] = {"assessment": {}}
+        bit = 0
+        for domain, items in _DOMAINS.items():
+            data[domain] = {item: bool(mask >> (bit + i) & 1) for i, item in enumerate(items)}
+            bit += len(items)
+        data["body"]["locations"] = rng.sample(_BODY_LOCATIONS, rng.randint(0, 2))
+        score = mask.bit_count()
+        data["assessment"] = {
+            "date": when,
+            "mode": "painchek",
+            "pain_score": score,
+            "pain_level": _pain_level("painchek", score),
+        }
+        return data
+
+    def _nrs_data(self, when: str) -> dict[str, Any]:
+        rng = self.rng
+        score = rng.randint(0, 10)
+        data: dict[str, Any] = {
+            "assessment": {
+                "date": when,
+                "mode": "nrs",
+                "pain_score": score,
+                "pain_level": _pain_level("nrs", score),
+            },
+            "body": {"locations": rng.sample(_BODY_LOCATIONS, rng.randint(0, 2))},
+        }
+        return data
+
+    def assessment(
+        self,
+        created: int,
+        patient: dict[str, Any],
+        user: dict[str, Any],
+        device: dict[str, str],
+    ) -> dict[str, Any]:
+        rng = self.rng
+        # Devices upload late: the assessment happened before the row was created.
+        when = _iso(created - rng.randrange(0, 3 * _DAY_US if rng.random() < 0.1 else 600_000_000))
+        nrs = rng.random() < 0.25
+        return {
+            "uuid": self.uuid(),
+            "patient": patient["uuid"],
+            "patient_first_name": patient["first_name"],
+            "patient_last_name": patient["last_name"],
+            "user": user["uuid"],
+            "user_position": user["position"],
+            "json_version": "2.1",
+            **self._stamps(created),
+            "update_stamp": 0,
+            "device": dict(device),
+            "license": patient["license"],
+            "license_name": patient["license_name"],
+            "data": self._nrs_data(when) if nrs else self._painchek_data(when),
+        }
+
+    def device(self) -> dict[str, str]:
+        model, os_name = self.rng.choice(_DEVICES)
+        return {
+            "uuid": self.uuid(),
+            "model": model,
+            "os": os_name,
+            "app_version": self.rng.choice(_APP_VERSIONS),
+        }
+
+    def admission(
+        self, created: int, patient: dict[str, Any], site: dict[str, Any]
+    ) -> dict[str, Any]:
+        rng = self.rng
+        start = created - rng.randrange(0, 5 * _DAY_US)
+        ended = rng.random() < 0.15
+        return {
+            "uuid": self.uuid(),
+            "patient": patient["uuid"],
+            "site": site["uuid"],
+            "start": _date(start),
+            "end": _date(start + rng.randrange(5, 400) * _DAY_US) if ended else None,
+            "unit": rng.choice(_UNITS),
+            "room": str(rng.randint(1, 60)),
+            "bed": rng.choice(("A", "B", "1")),
+            "ward": rng.choice(_WARDS),
+            **self._stamps(created),
+            "update_stamp": 0,
+        }
+
+    def comment(
+        self,
+        created: int,
+        patient: dict[str, Any],
+        assessment: dict[str, Any] | None,
+        user: dict[str, Any],
+    ) -> dict[str, Any]:
+        return {
+            "uuid": self.uuid(),
+            "patient": assessment["patient"] if assessment else patient["uuid"],
+            "assessment": assessment["uuid"] if assessment else None,
+            "user": user["uuid"],
+            "text": self.rng.choice(_COMMENTS),
+            **self._stamps(created),
+            "update_stamp": 0,
+        }
+
+
+def _derived_sizes(patients: int, sizes: Mapping[str, int] | None) -> dict[str, int]:
+    sites = max(3, patients // 50)
+    derived = {
+        "patients": patients,
+        "sites": sites,
+        "licenses": max(2, sites // 2),
+        "users": max(5, patients // 20),
+        "assessments": 4 * patients,
+        "admissions": patients,
+        "comments": patients // 2,
+    }
+    for table, size in (sizes or {}).items():
+        if table not in derived:
+            raise ValueError(f"unknown table {table!r} in sizes")
+        derived[table] = int(size)
+    parents = {
+        "patients": ("licenses",),
+        "sites": ("licenses",),
+        "users": ("licenses",),
+        "assessments": ("patients", "users"),
+        "admissions": ("patients", "sites"),
+        "comments": ("patients", "users"),
+    }
+    for child, needed in parents.items():
+        for parent in needed:
+            if derived[child] and not derived[parent]:
+                raise ValueError(f"{child} need at least one row in {parent}")
+    return derived
+
+
+class PainChekSandbox(VendorSandbox):
+    """The fake PainChek API; see the module docstring for what is doc and what assumed."""
+
+    extra_stats = ("auth_requests", "tokens_issued")
+
+    def __init__(
+        self,
+        seed: int = 1,
+        patients: int = 200,
+        *,
+        order: str = "desc",
+        latency_ms: int = 0,
+        max_page_size: int = 1000,
+        token_ttl: int = 36000,
+        sizes: Mapping[str, int] | None = None,
+        client_id: str = "sandbox-client",
+        client_secret: str = "sandbox-client-secret",  # noqa: S107
+        username: str = "sandbox-user",
+        password: str = "sandbox-password",  # noqa: S107
+    ) -> None:
+        super().__init__(latency_ms=latency_ms)
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.username = username
+        self.password = password
+        self.token_ttl = token_ttl
+        self._order = "desc"
+        self._max_page_size = 1000
+        self._forbidden: frozenset[str] = frozenset()
+        self.configure(order=order, max_page_size=max_page_size)
+        self._tokens: dict[str, float] = {}
+        self._revoked: set[str] = set()
+        self._clock = _CLOCK_START
+        self._mutation_rng = random.Random(f"painchek-mutations-{seed}")
+        self._gen = _Generator(random.Random(seed))
+        self._devices: list[dict[str, str]] = []
+        self._tables = {
+            name: _Table(
+                name, (lambda r: r["data"]["assessment"]["mode"]) if name == "assessments" else None
+            )
+            for name in TABLES
+        }
+        self._populate(_derived_sizes(patients, sizes))
+        # Inserted rows come from their own stream so data stays stable across mutations.
+        self._gen.rng = self._mutation_rng
+
+    # -- data -------------------------------------------------------------------------
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Names of the tables."""
+        return TABLES
+
+    def _populate(self, sizes: dict[str, int]) -> None:
+        gen, rng = self._gen, self._gen.rng
+
+        def times(n: int, floor: int = _DATA_START) -> list[int]:
+            return sorted(rng.randrange(floor, _DATA_END) for _ in range(n))
+
+        def rows_of(table: str) -> list[dict[str, Any]]:
+            return list(self._tables[table].rows.values())
+
+        def store(table: str, rows: list[dict[str, Any]]) -> None:
+            rows.sort(key=lambda row: row["created_at"])
+            stamp = 0
+            for row in rows:
+                stamp += rng.choice((1, 1, 1, 2, 3))
+                row["update_stamp"] = stamp
+                if rng.random() < 0.03:
+                    row["deleted_at"] = row["modified_at"]
+                self._tables[table].put(row)
+
+        store("licenses", [gen.license(t) for t in times(sizes["licenses"])])
+        licenses = rows_of("licenses")
+        store("sites", [gen.site(t, rng.choice(licenses)) for t in times(sizes["sites"])])
+        store("users", [gen.user(t, rng.choice(licenses)) for t in times(sizes["users"])])
+        store("patients", [gen.patient(t, rng.choice(licenses)) for t in times(sizes["patients"])])
+        patients, users, sites = rows_of("patients"), rows_of("users"), rows_of("sites")
+        self._devices = [gen.device() for _ in range(max(3, len(sites) * 3))]
+        store(
+            "assessments",
+            [
+                gen.assessment(
+                    t, rng.choice(patients), rng.choice(users), rng.choice(self._devices)
+                )
+                for t in times(sizes["assessments"])
+            ],
+        )
+        store(
+            "admissions",
+            [
+                gen.admission(t, rng.choice(patients), rng.choice(sites))
+                for t in times(sizes["admissions"])
+            ],
+        )
+        assessments = rows_of("assessments")
+        store(
+            "comments",
+            [
+                gen.comment(
+                    t,
+                    rng.choice(patients),
+                    rng.choice(assessments) if assessments and rng.random() < 0.7 else None,
+                    rng.choice(users),
+                )
+                for t in times(sizes["comments"])
+            ],
+        )
+
+    def _new_row(self, table: str, created: int) -> dict[str, Any]:
+        gen, pick = self._gen, self._mutation_rng.choice
+
+        def any_row(name: str) -> dict[str, Any]:
+            rows = self._tables[name].rows
+            if not rows:
+                raise ControlError(f"cannot insert into {table}: {name} is empty")
+            return rows[pick(list(rows))]
+
+        def device() -> dict[str, str]:
+            return pick(self._devices) if self._devices else gen.device()
+
+        def maybe_assessment() -> dict[str, Any] | None:
+            return any_row("assessments") if self._tables["assessments"].rows else None
+
+        makers: dict[str, Callable[[], dict[str, Any]]] = {
+            "licenses": lambda: gen.license(created),
+            "sites": lambda: gen.site(created, any_row("licenses")),
+            "users": lambda: gen.user(created, any_row("licenses")),
+            "patients": lambda: gen.patient(created, any_row("licenses")),
+            "assessments": lambda: gen.assessment(
+                created, any_row("patients"), any_row("users"), device()
+            ),
+            "admissions": lambda: gen.admission(created, any_row("patients"), any_row("sites")),
+            "comments": lambda: gen.comment(
+                created, any_row("patients"), maybe_assessment(), any_row("users")
+            ),
+        }
+        return makers[table]()
+
+    def _edit(self, table: str, row: dict[str, Any]) -> None:
+        rng = self._mutation_rng
+        if table == "patients":
+            row["nickname"] = rng.choice(_NICKNAMES)
+            row["last_name"] = rng.choice(_LAST_NAMES)
+        elif table == "assessments":
+            row["device"] = {**row["device"], "app_version": rng.choice(_APP_VERSIONS)}
+        elif table == "sites":
+            row["num_beds"] = rng.randrange(30, 160)
+        elif table == "admissions":
+            row["room"] = str(rng.randint(1, 60))
+        elif table == "comments":
+            row["text"] = rng.choice(_COMMENTS)
+        elif table == "users":
+            row["position"] = rng.choice(_POSITIONS)
+        else:
+            row["expiry"] = _date(self._clock + 365 * _DAY_US)
+
+    def _tick(self) -> str:
+        self._clock += self._mutation_rng.randrange(1_000_000, 120_000_000)
+        return _iso(self._clock)
+
+    def _decoded(self, table: _Table, uuid: str) -> dict[str, Any]:
+        result: dict[str, Any] = msgspec.json.decode(table.encoded(uuid))
+        return result
+
+    def mutate(
+        self, table: str, op: str, count: int = 1, uuids: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Insert, update or soft-delete rows; each gets update_stamp = table max + 1.
+
+        Without ``uuids``, update and delete pick ``count`` random rows not yet deleted
+        (fewer if fewer remain); insert makes ``count`` new rows (or one per given uuid).
+        """
+        if table not in TABLES:
+            raise ControlError(f"table must be one of {list(TABLES)}")
+        if op not in ("insert", "update", "delete"):
+            raise ControlError("op must be insert, update or delete")
+        with self._lock:
+            store = self._tables[table]
+            changed = []
+            if op == "insert":
+                wanted = list(uuids) if uuids is not None else [None] * int(count)
+                for new_uuid in wanted:
+                    if new_uuid is not None and new_uuid in store.rows:
+                        raise ControlError(f"uuid {new_uuid} already exists")
+                    row = self._new_row(table, self._clock)
+                    if new_uuid is not None:
+                        row["uuid"] = str(new_uuid)
+                    now = self._tick()
+                    row["created_at"] = row["modified_at"] = now
+                    changed.append(row)
+                    self._restamp(store, row)
+            else:
+                for row in self._targets(store, count, uuids):
+                    now = self._tick()
+                    row["modified_at"] = now
+                    if op == "delete":
+                        row["deleted_at"] = now
+                    else:
+                        self._edit(table, row)
+                    changed.append(row)
+                    self._restamp(store, row)
+            return [self._decoded(store, row["uuid"]) for row in changed]
+
+    @staticmethod
+    def _restamp(store: _Table, row: dict[str, Any]) -> None:
+        row["update_stamp"] = store.max_stamp + 1
+        store.put(row)
+
+    def _targets(self, store: _Table, count: int, uuids: list[str] | None) -> list[dict[str, Any]]:
+        if uuids is not None:
+            missing = [u for u in uuids if u not in store.rows]
+            if missing:
+                raise ControlError(f"unknown uuids in {store.name}: {missing}")
+            return [store.rows[u] for u in uuids]
+        live = sorted(u for u, row in store.rows.items() if row["deleted_at"] is None)
+        chosen = self._mutation_rng.sample(live, min(int(count), len(live)))
+        return [store.rows[u] for u in chosen]
+
+    def truth(self, table: str) -> list[dict[str, Any]]:
+        """Return the current rows of ``table`` as the API serves them, deleted ones too."""
+        if table not in TABLES:
+            raise ControlError(f"table must be one of {list(TABLES)}")
+        with self._lock:
+            store = self._tables[table]
+            body = b"[" + b",".join(store.encoded(u) for u in store.rows) + b"]"
+        result: list[dict[str, Any]] = msgspec.json.decode(body)
+        return result
+
+    # -- settings and tokens ----------------------------------------------------------
+
+    def configure(  # type: ignore[override]
+        self,
+        order: str | None = None,
+        latency_ms: int | None = None,
+        max_page_size: int | None = None,
+        forbid: list[str] | None = None,
+    ) -> None:
+        """Change order, latency, maximum page size or forbidden (403) tables."""
+        if order is not None and order not in ORDERS:
+            raise ControlError(f"order must be one of {list(ORDERS)}")
+        if max_page_size is not None and (
+            isinstance(max_page_size, bool)
+            or not isinstance(max_page_size, int)
+            or max_page_size < 1
+        ):
+            raise ControlError("max_page_size must be a positive integer")
+        if forbid is not None and not set(forbid) <= set(TABLES):
+            raise ControlError(f"forbid must list tables from {list(TABLES)}")
+        with self._lock:
+            super().configure(latency_ms=latency_ms)
+            if order is not None:
+                self._order = order
+            if max_page_size is not None:
+                self._max_page_size = max_page_size
+            if forbid is not None:
+                self._forbidden = frozenset(forbid)
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every issued token (they answer 401 token_expired)."""
+        with self._lock:
+            self._revoked.update(self._tokens)
+            self._tokens.clear()
+
+    def expire_tokens(self) -> Response:
+        """Revoke all tokens and answer as an expired token does."""
+        self.revoke_tokens()
+        return _error(401, "token_expired", "Token has expired.")
+
+    def not_found(self) -> Response:
+        """DRF's 404 for an unknown path."""
+        return _error(404, "not_found", "Not found.")
+
+    def control_routes(self) -> dict[tuple[str, str], Handler]:
+        """Add token revocation to the generic control routes."""
+        routes = super().control_routes()
+        routes["POST", "/_control/revoke_tokens"] = self._control_revoke
+        return routes
+
+    def _control_revoke(self, _request: Request) -> Response:
+        self.revoke_tokens()
+        return json_response(200, {"ok": True})
+
+    # -- API --------------------------------------------------------------------------
+
+    def api_routes(self) -> dict[str, Handler]:
+        """Auth plus one list endpoint per table."""
+        routes: dict[str, Handler] = {AUTH_PATH: self._auth}
+        for table, path in PATHS.items():
+            routes[path] = self._lister(table)
+        return routes
+
+    def _auth(self, request: Request) -> Response:
+        self.count("auth_requests")
+        if request.method != "POST":
+            return _method_not_allowed(request.method)
+        content_type = request.headers.get("Content-Type") or ""
+        try:
+            if "json" in content_type:
+                form = request.json()
+                form = form if isinstance(form, dict) else {}
+            else:
+                form = dict(parse_qsl(request.body.decode(), keep_blank_values=True))
+        except (UnicodeDecodeError, msgspec.DecodeError):
+            form = {}
+        ok = secrets.compare_digest(
+            str(form.get("client_id", "")).encode(), self.client_id.encode()
+        ) & secrets.compare_digest(
+            str(form.get("client_secret", "")).encode(), self.client_secret.encode()
+        )
+        if not ok:
+            return _error(401, "invalid_client", "Invalid client credentials.")
+        token = secrets.token_hex(20)
+        with self._lock:
+            self._tokens[token] = time.time() + self.token_ttl
+            self._stats.incr("tokens_issued")
+        payload = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.token_ttl,
+            "scope": "integration",
+        }
+        return json_response(200, payload)
+
+    def _authenticate(self, request: Request) -> Response | None:
+        header = request.headers.get("Authorization") or ""
+        scheme, _, credentials = header.partition(" ")
+        scheme = scheme.lower()
+        if scheme == "bearer" and credentials:
+            token = credentials.strip()
+            with self._lock:
+                expiry = self._tokens.get(token)
+                if expiry is not None and expiry > time.time():
+                    return None
+                if expiry is not None or token in self._revoked:
+                    return _error(401, "token_expired", "Token has expired.")
+            return _error(401, "not_authenticated", "Invalid token.")
+        if scheme == "basic" and credentials:
+            try:
+                user, _, password = base64.b64decode(credentials).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                user, password = "", ""
+            ok = secrets.compare_digest(user.encode(), self.username.encode()) & (
+                secrets.compare_digest(password.encode(), self.password.encode())
+            )
+            if ok:
+                return None
+            return _error(401, "not_authenticated", "Invalid username/password.")
+        return _error(401, "not_authenticated", "Authentication credentials were not provided.")
+
+    def _lister(self, table: str) -> Handler:
+        def handle(request: Request) -> Response:
+            return self._list(table, request)
+
+        return handle
+
+    def _refuse(self, table: str, request: Request) -> Response | None:
+        if request.method != "GET":
+            return _method_not_allowed(request.method)
+        denied = self._authenticate(request)
+        if denied is not None:
+            return denied
+        if table in self._forbidden:
+            return _error(
+                403, "permission_denied", "You do not have permission to perform this action."
+            )
+        return None
+
+    def _list(self, table: str, request: Request) -> Response:
+        refused = self._refuse(table, request)
+        if refused is not None:
+            return refused
+        query = _list_query(table, request)
+        if isinstance(query, Response):
+            return query
+        sync, page, page_size, mode = query
+        if page < 1:
+            return _error(404, "not_found", "Invalid page.")
+        with self._lock:
+            size = min(page_size, self._max_page_size)
+            store = self._tables[table]
+            count, uuids = store.select(self._order, sync, mode, (page - 1) * size, size)
+            chunks = [store.encoded(u) for u in uuids]
+        if page > 1 and not chunks:
+            return _error(404, "not_found", "Invalid page.")
+        next_url = _page_url(request, page + 1) if page * size < count else None
+        previous_url = _page_url(request, page - 1) if page > 1 else None
+        body = b"".join(
+            (
+                b'{"count":%d,"next":' % count,
+                msgspec.json.encode(next_url),
+                b',"previous":',
+                msgspec.json.encode(previous_url),
+                b',"results":[',
+                b",".join(chunks),
+                b"]}",
+            )
+        )
+        return Response(200, body, records=len(chunks))
+
+
+def _list_query(table: str, request: Request) -> tuple[int | None, int, int, str | None] | Response:
+    """Parse sync, page, page_size and mode, or answer 400."""
+    values: dict[str, int | None] = {}
+    for name, minimum in (("sync", None), ("page", None), ("page_size", 1)):
+        raw = request.param(name)
+        try:
+            values[name] = None if raw is None else int(raw)
+        except ValueError:
+            return _invalid(name, "A valid integer is required.")
+        value = values[name]
+        if minimum is not None and value is not None and value < minimum:
+            return _invalid(name, f"Ensure this value is greater than or equal to {minimum}.")
+    mode = request.param("mode") if table == "assessments" else None
+    if mode is not None and mode not in MODES:
+        return _invalid("mode", f"Select a valid choice. {mode} is not one of the choices.")
+    page, page_size = values["page"], values["page_size"]
+    return (
+        values["sync"],
+        1 if page is None else page,
+        DEFAULT_PAGE_SIZE if page_size is None else page_size,
+        mode,
+    )
+
+
+def _page_url(request: Request, page: int) -> str:
+    # DRF's replace_query_param / remove_query_param: other params kept, keys sorted.
+    query = {k: v for k, v in request.query if k != "page"}
+    if page > 1:
+        query["page"] = str(page)
+    encoded = urlencode(sorted(query.items()))
+    return f"{request.base_url}{request.path}" + (f"?{encoded}" if encoded else "")
+
+
+def _error(
+    status: int, code: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> Response:
+    headers = [("WWW-Authenticate", 'Bearer realm="api"')] if status == 401 else []
+    return json_response(status, {"code": code, "detail": detail, "errors": errors or []}, headers)
+
+
+def _invalid(field: str, detail: str) -> Response:
+    return _error(
+        400, "invalid", f"Invalid value for {field}.", [{"field": field, "detail": detail}]
+    )
+
+
+def _method_not_allowed(method: str) -> Response:
+    return _error(405, "method_not_allowed", f'Method "{method}" not allowed.')
