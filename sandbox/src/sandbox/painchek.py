@@ -716,6 +716,7 @@ class PainChekSandbox(VendorSandbox):
         self.configure(order=order, max_page_size=max_page_size)
         self._tokens: dict[str, float] = {}
         self._revoked: set[str] = set()
+        self._issued: list[str] = []
         self._clock = _CLOCK_START
         self._mutation_rng = random.Random(f"painchek-mutations-{seed}")
         self._gen = _Generator(random.Random(seed))
@@ -942,6 +943,11 @@ class PainChekSandbox(VendorSandbox):
             if forbid is not None:
                 self._forbidden = frozenset(forbid)
 
+    def issued_tokens(self) -> list[str]:
+        """Every token this sandbox has issued, so tests can grep logs for them."""
+        with self._lock:
+            return list(self._issued)
+
     def revoke_tokens(self) -> None:
         """Invalidate every issued token (they answer 401 token_expired)."""
         with self._lock:
@@ -999,6 +1005,7 @@ class PainChekSandbox(VendorSandbox):
         token = secrets.token_hex(20)
         with self._lock:
             self._tokens[token] = time.time() + self.token_ttl
+            self._issued.append(token)
             self._stats.incr("tokens_issued")
         payload = {
             "access_token": token,

@@ -1,0 +1,22 @@
+# `make demo` and `make test` work on a fresh machine: both install what they need first.
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.PHONY: bootstrap demo test lint bench
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+demo: bootstrap
+	@$(PY) scripts/demo.py
+
+test: bootstrap
+	$(PY) -m pytest
+
+lint: bootstrap
+	.venv/bin/ruff check tap-painchek sandbox tests bench scripts
+	.venv/bin/ruff format --check tap-painchek sandbox tests bench scripts
+	.venv/bin/mypy tap-painchek/tap_painchek
+
+bench: bootstrap
+	$(PY) bench/painchek_bench.py

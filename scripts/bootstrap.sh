@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything `make demo` and `make test` need, from the package
+# registries only: uv (from PyPI, if missing), the uv workspace (.venv), Meltano
+# (.tools/meltano) and the Meltano plugins (.meltano/). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MELTANO_VERSION="4.4.1"
+PYTHON="${PYTHON:-python3}"
+
+if command -v uv >/dev/null 2>&1; then
+  UV="$(command -v uv)"
+else
+  if [ ! -x .tools/uv/bin/uv ]; then
+    echo "==> installing uv from PyPI into .tools/uv"
+    "$PYTHON" -m venv .tools/uv
+    .tools/uv/bin/pip install --quiet --disable-pip-version-check uv
+  fi
+  UV="$PWD/.tools/uv/bin/uv"
+fi
+
+echo "==> workspace (.venv)"
+"$UV" sync --frozen --quiet
+
+if [ "$(.tools/meltano/bin/meltano --version 2>/dev/null || true)" != "meltano, version $MELTANO_VERSION" ]; then
+  echo "==> Meltano $MELTANO_VERSION (.tools/meltano)"
+  "$UV" venv --quiet --allow-existing --python "$PYTHON" .tools/meltano
+  "$UV" pip install --quiet --python .tools/meltano/bin/python "meltano==$MELTANO_VERSION"
+fi
+
+echo "==> Meltano plugins"
+PATH="$(dirname "$UV"):$PATH" .tools/meltano/bin/meltano --log-level=warning install >/dev/null
+echo "==> ready"

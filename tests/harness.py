@@ -1,0 +1,100 @@
+"""Run Meltano into a real warehouse and compare every table with the sandbox truth."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MELTANO = ROOT / ".tools" / "meltano" / "bin" / "meltano"
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+PG_HELP = (
+    "PostgreSQL is not reachable at 127.0.0.1:5432 (database 'test', trust auth). Start it "
+    "with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+)
+
+
+@dataclass
+class Meltano:
+    """One isolated Meltano project state (its own system database and warehouse)."""
+
+    workdir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    logs: list[str] = field(default_factory=list)
+
+    def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        env = {
+            **os.environ,
+            "MELTANO_ENVIRONMENT": "dev",
+            "MELTANO_DATABASE_URI": f"sqlite:///{self.workdir / 'meltano.db'}",
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "TARGET_DUCKDB_FILEPATH": str(self.workdir / "warehouse.duckdb"),
+            **self.env,
+        }
+        done = subprocess.run(
+            [str(MELTANO), *args], cwd=ROOT, env=env, capture_output=True, text=True,
+            timeout=timeout, check=False,
+        )
+        self.logs.append(done.stdout + done.stderr)
+        if check and done.returncode != 0:
+            tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
+            msg = f"meltano {' '.join(args)} exited {done.returncode}:\n{tail}"
+            raise AssertionError(msg)
+        return done
+
+
+def duckdb_rows(path: Path, schema: str, table: str) -> list[dict[str, t.Any]]:
+    import duckdb  # noqa: PLC0415
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        cursor = con.execute(f'select * from "{schema}"."{table}"')
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+def postgres_rows(schema: str, table: str) -> list[dict[str, t.Any]]:
+    import psycopg  # noqa: PLC0415
+    from psycopg.rows import dict_row  # noqa: PLC0415
+
+    with psycopg.connect(PG_DSN, row_factory=dict_row) as con:
+        return list(con.execute(f'select * from "{schema}"."{table}"'))
+
+
+@dataclass
+class Comparison:
+    table: str
+    compared: int
+    lost: list[str]
+    stale: list[str]
+    extra: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.stale or self.extra)
+
+    def __str__(self) -> str:
+        return (f"{self.table}: {self.compared} rows, {len(self.lost)} lost, "
+                f"{len(self.stale)} stale, {len(self.extra)} extra")
+
+
+def compare(table: str, truth: list[dict], landed: list[dict],
+            key: str = "uuid", version: str = "update_stamp") -> Comparison:
+    """Lost, stale and extra rows of one table: latest version per primary key."""
+    want = {row[key]: row for row in truth}
+    got: dict[str, dict] = {}
+    for row in landed:
+        seen = got.get(row[key])
+        if seen is None or row[version] > seen[version]:
+            got[row[key]] = row
+    lost = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    stale = sorted(
+        k for k in set(want) & set(got)
+        if got[k][version] != want[k][version]
+        or (got[k].get("deleted_at") is None) != (want[k].get("deleted_at") is None)
+        or bool(got[k].get("is_deleted")) != (want[k].get("deleted_at") is not None)
+    )
+    return Comparison(table, len(want), lost, stale, extra)
