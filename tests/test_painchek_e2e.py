@@ -95,3 +95,20 @@ def test_a_run_under_ten_percent_faults_ends_with_the_same_warehouse(
     _assert_warehouse_equals_truth(sandbox, lambda table: duckdb_rows(path, "painchek", table))
     secrets = {sandbox.client_secret, *sandbox.issued_tokens(), *patient_details(sandbox)}
     assert leaks("\n".join(meltano.logs), secrets) == []
+
+
+@pytest.mark.e2e
+def test_the_documented_hard_delete_recipe_removes_deleted_rows(make_painchek_sandbox, meltano):
+    sandbox = make_painchek_sandbox(seed=14, patients=40)
+    meltano.env |= _sandbox_env(sandbox) | {
+        "TARGET_DUCKDB_HARD_DELETE": "true",
+        "TAP_PAINCHEK_STREAM_MAPS": '{"patients": {"_sdc_deleted_at": "deleted_at"}}',
+    }
+    path = meltano.workdir / "warehouse.duckdb"
+    meltano.run("run", "tap-painchek", "target-duckdb")
+    gone = {row["uuid"] for row in sandbox.mutate("patients", "delete", count=5)}
+    meltano.run("run", "tap-painchek", "target-duckdb")
+    landed = {row["uuid"] for row in duckdb_rows(path, "painchek", "patients")}
+    live = {row["uuid"] for row in sandbox.truth("patients") if row["deleted_at"] is None}
+    assert gone.isdisjoint(landed)
+    assert landed == live

@@ -1,0 +1,24 @@
+"""The singer-sdk standard tap tests, against the PainChek sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import atexit
+
+from singer_sdk.testing import get_tap_test_class
+
+from sandbox.painchek import PainChekSandbox
+from tap_painchek.tap import TapPainChek
+
+_SANDBOX = PainChekSandbox(seed=3, patients=30)
+_SANDBOX.start()
+atexit.register(_SANDBOX.stop)
+
+TestTapPainChek = get_tap_test_class(
+    tap_class=TapPainChek,
+    config={
+        "api_url": _SANDBOX.url,
+        "client_id": _SANDBOX.client_id,
+        "client_secret": _SANDBOX.client_secret,
+        "page_size": 50,
+    },
+)
