@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import typing as t
 import uuid
 
 import pytest
-
 from harness import MELTANO, PG_DSN, PG_HELP, Meltano
 
 
@@ -37,24 +35,3 @@ def pg_schema() -> t.Iterator[str]:
     finally:
         con.execute(f'drop schema if exists "{schema}" cascade')
         con.close()
-
-
-def leaks(logs: str, secrets: t.Iterable[str]) -> list[str]:
-    """Secrets, tokens or patient details that appear in the logs (whole words)."""
-    found = []
-    for secret in {s for s in secrets if s and len(s) >= 4}:
-        if re.search(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", logs):
-            found.append(secret)
-    return sorted(found)
-
-
-def patient_details(sandbox: t.Any) -> set[str]:
-    """Names and birth dates of every patient, and the names on assessments."""
-    details: set[str] = set()
-    for row in sandbox.truth("patients"):
-        details.update(filter(None, (row.get("first_name"), row.get("last_name"),
-                                     row.get("nickname"), row.get("birth_date"))))
-    for row in sandbox.truth("assessments"):
-        details.update(filter(None, (row.get("patient_first_name"),
-                                     row.get("patient_last_name"))))
-    return details

@@ -25,7 +25,9 @@ class Meltano:
     env: dict[str, str] = field(default_factory=dict)
     logs: list[str] = field(default_factory=list)
 
-    def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 600
+    ) -> subprocess.CompletedProcess:
         env = {
             **os.environ,
             "MELTANO_ENVIRONMENT": "dev",
@@ -35,8 +37,13 @@ class Meltano:
             **self.env,
         }
         done = subprocess.run(
-            [str(MELTANO), *args], cwd=ROOT, env=env, capture_output=True, text=True,
-            timeout=timeout, check=False,
+            [str(MELTANO), *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         self.logs.append(done.stdout + done.stderr)
         if check and done.returncode != 0:
@@ -76,12 +83,19 @@ class Comparison:
         return not (self.lost or self.stale or self.extra)
 
     def __str__(self) -> str:
-        return (f"{self.table}: {self.compared} rows, {len(self.lost)} lost, "
-                f"{len(self.stale)} stale, {len(self.extra)} extra")
+        return (
+            f"{self.table}: {self.compared} rows, {len(self.lost)} lost, "
+            f"{len(self.stale)} stale, {len(self.extra)} extra"
+        )
 
 
-def compare(table: str, truth: list[dict], landed: list[dict],
-            key: str = "uuid", version: str = "update_stamp") -> Comparison:
+def compare(
+    table: str,
+    truth: list[dict],
+    landed: list[dict],
+    key: str = "uuid",
+    version: str = "update_stamp",
+) -> Comparison:
     """Lost, stale and extra rows of one table: latest version per primary key."""
     want = {row[key]: row for row in truth}
     got: dict[str, dict] = {}
@@ -92,7 +106,8 @@ def compare(table: str, truth: list[dict], landed: list[dict],
     lost = sorted(set(want) - set(got))
     extra = sorted(set(got) - set(want))
     stale = sorted(
-        k for k in set(want) & set(got)
+        k
+        for k in set(want) & set(got)
         if got[k][version] != want[k][version]
         or (got[k].get("deleted_at") is None) != (want[k].get("deleted_at") is None)
         or bool(got[k].get("is_deleted")) != (want[k].get("deleted_at") is not None)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from conftest import leaks, patient_details
 from harness import compare, duckdb_rows, postgres_rows
+from leaks import leaks, patient_details
 
 TABLES = ("patients", "assessments", "sites", "admissions", "comments", "users", "licenses")
 
@@ -59,34 +58,43 @@ def _run_twice_and_compare(sandbox, meltano, loader: str, rows_of) -> None:
 
 
 @pytest.mark.e2e
-def test_duckdb_equals_the_sandbox_after_full_and_incremental_runs(
-        make_painchek_sandbox, meltano):
+def test_duckdb_equals_the_sandbox_after_full_and_incremental_runs(make_painchek_sandbox, meltano):
     sandbox = make_painchek_sandbox(seed=11, patients=300)
     path = meltano.workdir / "warehouse.duckdb"
-    _run_twice_and_compare(sandbox, meltano, "target-duckdb",
-                           lambda table: duckdb_rows(path, "painchek", table))
+    _run_twice_and_compare(
+        sandbox, meltano, "target-duckdb", lambda table: duckdb_rows(path, "painchek", table)
+    )
 
 
 @pytest.mark.e2e
 def test_postgres_equals_the_sandbox_after_full_and_incremental_runs(
-        make_painchek_sandbox, meltano, pg_schema):
+    make_painchek_sandbox, meltano, pg_schema
+):
     sandbox = make_painchek_sandbox(seed=12, patients=300, order="asc")
     meltano.env["TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA"] = pg_schema
-    _run_twice_and_compare(sandbox, meltano, "target-postgres",
-                           lambda table: postgres_rows(pg_schema, table))
+    _run_twice_and_compare(
+        sandbox, meltano, "target-postgres", lambda table: postgres_rows(pg_schema, table)
+    )
     loaded = postgres_rows(pg_schema, "patients")
     assert all(row["deleted_reason"] != "null" for row in loaded)  # vendor quirk mapped
 
 
 @pytest.mark.e2e
 def test_a_run_under_ten_percent_faults_ends_with_the_same_warehouse(
-        make_painchek_sandbox, meltano):
+    make_painchek_sandbox, meltano
+):
     sandbox = make_painchek_sandbox(seed=13, patients=120)
-    sandbox.set_faults(rate=0.10, seed=5,
-                       kinds=("429", "500", "502", "503", "drop", "truncate", "expire", "slow"),
-                       retry_after=1, slow_seconds=2.5)
-    meltano.env |= _sandbox_env(sandbox) | {"TAP_PAINCHEK_PAGE_SIZE": "25",
-                                            "TAP_PAINCHEK_REQUEST_TIMEOUT": "1"}
+    sandbox.set_faults(
+        rate=0.10,
+        seed=5,
+        kinds=("429", "500", "502", "503", "drop", "truncate", "expire", "slow"),
+        retry_after=1,
+        slow_seconds=2.5,
+    )
+    meltano.env |= _sandbox_env(sandbox) | {
+        "TAP_PAINCHEK_PAGE_SIZE": "25",
+        "TAP_PAINCHEK_REQUEST_TIMEOUT": "1",
+    }
     path = meltano.workdir / "warehouse.duckdb"
     meltano.run("run", "tap-painchek", "target-duckdb")
     _change_everything(sandbox)

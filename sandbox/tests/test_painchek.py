@@ -2,8 +2,8 @@ import base64
 
 import pytest
 import requests
-from conftest import fetch_all, token_for
 from sandbox.painchek import PATHS, TABLES, PainChekSandbox
+from sandbox_helpers import fetch_all, token_for
 
 SHAPES = {
     "patients": "uuid license license_name first_name last_name nickname gender birth_date "

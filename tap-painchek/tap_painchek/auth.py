@@ -19,7 +19,7 @@ from tap_painchek.errors import PainChekError, describe_response
 if t.TYPE_CHECKING:
     from tap_painchek.retry import RetryPolicy
 
-TOKEN_PATH = "/api/integration/auth/"
+TOKEN_PATH = "/api/integration/auth/"  # noqa: S105 - a path, not a secret
 # Mint a new token when less than this share of its lifetime is left (at least
 # a minute), so a long page fetch never starts with a token about to lapse.
 REFRESH_SHARE = 0.1
@@ -36,7 +36,7 @@ class BasicAuth(HTTPBasicAuth):
 class ClientCredentialsAuth(AuthBase):
     """Bearer token from ``POST {api_url}/api/integration/auth/`` (form-encoded)."""
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         *,
         api_url: str,
@@ -92,7 +92,7 @@ class ClientCredentialsAuth(AuthBase):
                 "the client credentials; check the client_id and client_secret settings"
             )
             raise PainChekError(msg)
-        if response.status_code != 200:  # noqa: PLR2004
+        if response.status_code != 200:
             raise PainChekError(describe_response(response, f"POST {TOKEN_PATH}"))
         try:
             body = response.json()

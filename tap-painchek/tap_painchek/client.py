@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 import msgspec
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
@@ -40,6 +41,9 @@ class PainChekStream(RESTStream[SyncPage]):
     primary_keys: t.ClassVar[tuple[str, ...]] = ("uuid",)
     replication_key = "update_stamp"
     is_sorted = False
+    # Nested vendor objects (an assessment's data, a device) are kept as sent:
+    # conform only top-level values, which also saves a recursive walk per record.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
     # A 403 on a restricted endpoint skips the stream instead of failing the run.
     may_be_restricted = False
     extra_params: t.ClassVar[dict[str, str]] = {}
@@ -133,13 +137,13 @@ class PainChekStream(RESTStream[SyncPage]):
         """Classify the answer and parse a good page exactly once."""
         status = response.status_code
         message = describe_response(response, self._what())
-        if status == 401:  # noqa: PLR2004
+        if status == 401:
             raise Unauthorized(message)
-        if status == 429 or status >= 500:  # noqa: PLR2004
+        if status == 429 or status >= 500:
             raise RetriableAPIError(message, response)
-        if status == 403 and self.may_be_restricted:  # noqa: PLR2004
+        if status == 403 and self.may_be_restricted:
             raise StreamForbidden(message)
-        if status >= 400:  # noqa: PLR2004
+        if status >= 400:
             raise PainChekError(message)
         try:
             body = _decode(response.content)
@@ -188,7 +192,7 @@ class PainChekStream(RESTStream[SyncPage]):
     def post_process(
         self,
         row: dict,
-        context: Context | None = None,  # noqa: ARG002
+        context: Context | None = None,
     ) -> dict | None:
         """Add ``is_deleted``; keep external ids as strings."""
         row["is_deleted"] = row.get("deleted_at") is not None

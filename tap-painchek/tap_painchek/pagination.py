@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import typing as t
 from dataclasses import dataclass
+from itertools import pairwise
 
 from singer_sdk.pagination import BaseAPIPaginator
 
@@ -53,7 +54,7 @@ def page_body(response: requests.Response) -> dict[str, t.Any]:
 
 
 def _strictly_ascending(stamps: list[int]) -> bool:
-    return all(a < b for a, b in zip(stamps, stamps[1:], strict=False))
+    return all(a < b for a, b in pairwise(stamps))
 
 
 class UpdateStampPaginator(BaseAPIPaginator[SyncPage]):
@@ -101,6 +102,6 @@ class UpdateStampPaginator(BaseAPIPaginator[SyncPage]):
             self._next = SyncPage(self.current_value.sync, self.current_value.page + 1)
         return body.get("next") is not None
 
-    def get_next(self, response: requests.Response) -> SyncPage | None:  # noqa: ARG002
+    def get_next(self, response: requests.Response) -> SyncPage | None:
         """The request decided in has_more."""
         return self._next

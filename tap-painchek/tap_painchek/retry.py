@@ -36,7 +36,7 @@ BACKOFF_CAP_SECONDS = 60.0
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:
     """Seconds the server asked us to wait (delta-seconds or an HTTP date)."""
-    if response is None or response.status_code != 429:  # noqa: PLR2004
+    if response is None or response.status_code != 429:
         return None
     value = (response.headers.get("Retry-After") or "").strip()
     if not value:
@@ -77,7 +77,7 @@ class RetryPolicy:
     @staticmethod
     def raise_for_retriable(response: requests.Response, *, what: str) -> None:
         """Raise RetriableAPIError for a 429 or a 5xx answer."""
-        if response.status_code == 429 or response.status_code >= 500:  # noqa: PLR2004
+        if response.status_code == 429 or response.status_code >= 500:
             raise RetriableAPIError(describe_response(response, what), response)
 
     def backoff(self, tries: int) -> float:

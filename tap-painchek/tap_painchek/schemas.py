@@ -41,9 +41,7 @@ def _object(name: str, description: str) -> th.Property:
 
 # Every PainChek table carries these; `is_deleted` is added by the tap.
 _COMMON = (
-    th.Property(
-        "uuid", th.StringType(nullable=False), required=True, description="Primary key."
-    ),
+    th.Property("uuid", th.StringType(nullable=False), required=True, description="Primary key."),
     th.Property(
         "update_stamp",
         th.IntegerType(nullable=False),

@@ -55,9 +55,7 @@ def settings_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     oauth = [key for key in ("client_id", "client_secret") if config.get(key)]
     basic = [key for key in ("username", "password") if config.get(key)]
     if oauth and basic:
-        errors.append(
-            "set either client_id + client_secret or username + password, not both"
-        )
+        errors.append("set either client_id + client_secret or username + password, not both")
     elif not oauth and not basic:
         errors.append("set client_id + client_secret (OAuth) or username + password (Basic)")
     elif len(oauth or basic) == 1:

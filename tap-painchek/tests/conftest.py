@@ -6,10 +6,8 @@ import json
 import typing as t
 
 import pytest
-
+from painchek_helpers import API
 from tap_painchek.tap import TapPainChek
-
-API = "https://tenant.example.test"
 
 
 @pytest.fixture
@@ -41,10 +39,16 @@ class Run(t.NamedTuple):
 def run_tap(capsys: pytest.CaptureFixture[str]) -> t.Callable[..., Run]:
     """Run a full sync of the selected streams and return its messages."""
 
-    def run(config: dict, *, streams: t.Iterable[str] | None = None, state: dict | None = None,
-            sleeps: list[float] | None = None, expect_error: bool = False) -> Run:
+    def run(
+        config: dict,
+        *,
+        streams: t.Iterable[str] | None = None,
+        state: dict | None = None,
+        sleeps: list[float] | None = None,
+        expect_error: bool = False,
+    ) -> Run:
         tap = TapPainChek(config=config, state=state or {})
-        tap.retry_policy.sleep = (sleeps.append if sleeps is not None else lambda _s: None)
+        tap.retry_policy.sleep = sleeps.append if sleeps is not None else lambda _s: None
         if streams is not None:
             wanted = set(streams)
             for name, stream in tap.streams.items():
@@ -63,14 +67,3 @@ def run_tap(capsys: pytest.CaptureFixture[str]) -> t.Callable[..., Run]:
         return Run(messages, states[-1] if states else {}, tap, error)
 
     return run
-
-
-def page(results: list[dict], *, count: int | None = None, next_url: str | None = None) -> dict:
-    return {"count": len(results) if count is None else count, "next": next_url,
-            "previous": None, "results": results}
-
-
-def row(stamp: int, uuid: str | None = None, **extra: t.Any) -> dict:
-    return {"uuid": uuid or f"00000000-0000-0000-0000-{stamp:012d}", "update_stamp": stamp,
-            "created_at": "2025-01-01T00:00:00Z", "modified_at": "2025-01-01T00:00:00Z",
-            "deleted_at": None, **extra}

@@ -6,11 +6,9 @@ import base64
 import logging
 import re
 
-import requests
-
 import pytest
-
-from conftest import API, page, row
+import requests
+from painchek_helpers import API, page, row
 from tap_painchek.auth import ClientCredentialsAuth
 from tap_painchek.errors import PainChekError
 from tap_painchek.retry import RetryPolicy
@@ -47,8 +45,10 @@ def test_basic_auth_sends_no_token_request(requests_mock, run_tap, base_config):
 def test_401_mints_a_new_token_once(requests_mock, run_tap, base_config):
     requests_mock.post(
         TOKEN_URL,
-        [{"json": {"access_token": "old", "expires_in": 36000}},
-         {"json": {"access_token": "new", "expires_in": 36000}}],
+        [
+            {"json": {"access_token": "old", "expires_in": 36000}},
+            {"json": {"access_token": "new", "expires_in": 36000}},
+        ],
     )
     seen: list[str] = []  # the retried request object is reused: record at send time
 
@@ -68,16 +68,23 @@ def test_401_mints_a_new_token_once(requests_mock, run_tap, base_config):
 def test_a_second_401_fails_without_moving_the_bookmark(requests_mock, run_tap, base_config):
     requests_mock.post(TOKEN_URL, json={"access_token": "t", "expires_in": 36000})
     requests_mock.get(f"{API}/api/sites/", status_code=401, json={"code": "not_authenticated"})
-    state = {"bookmarks": {"sites": {"replication_key": "update_stamp",
-                                     "replication_key_value": 10}}}
-    with pytest.raises(PainChekError, match=r"stream 'sites': GET /api/sites/ answered 401.*"
-                       r"not_authenticated"):
+    state = {
+        "bookmarks": {"sites": {"replication_key": "update_stamp", "replication_key_value": 10}}
+    }
+    with pytest.raises(
+        PainChekError,
+        match=r"stream 'sites': GET /api/sites/ answered 401.*"
+        r"not_authenticated",
+    ):
         run_tap(base_config, streams=["sites"], state=state)
 
 
 def test_refused_client_credentials_name_the_settings(requests_mock, run_tap, base_config):
-    requests_mock.post(TOKEN_URL, status_code=401,
-                       json={"code": "invalid_client", "detail": "secret unit-test-client-secret"})
+    requests_mock.post(
+        TOKEN_URL,
+        status_code=401,
+        json={"code": "invalid_client", "detail": "secret unit-test-client-secret"},
+    )
     with pytest.raises(PainChekError) as caught:
         run_tap(base_config, streams=["sites"])
     message = str(caught.value)
@@ -90,11 +97,17 @@ def test_token_is_minted_again_shortly_before_expiry(requests_mock):
     now = [0.0]
     requests_mock.post(
         TOKEN_URL,
-        [{"json": {"access_token": "a", "expires_in": 1000}},
-         {"json": {"access_token": "b", "expires_in": 1000}}],
+        [
+            {"json": {"access_token": "a", "expires_in": 1000}},
+            {"json": {"access_token": "b", "expires_in": 1000}},
+        ],
     )
     auth = ClientCredentialsAuth(
-        api_url=API, client_id="c", client_secret="s", timeout=5, user_agent="t",
+        api_url=API,
+        client_id="c",
+        client_secret="s",
+        timeout=5,
+        user_agent="t",
         retry=RetryPolicy(max_retry_seconds=0, logger=logging.getLogger("test")),
         clock=lambda: now[0],
     )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import atexit
 
-from singer_sdk.testing import get_tap_test_class
-
 from sandbox.painchek import PainChekSandbox
+from singer_sdk.testing import get_tap_test_class
 from tap_painchek.tap import TapPainChek
 
 _SANDBOX = PainChekSandbox(seed=3, patients=30)

@@ -17,8 +17,11 @@ UV = Path(sys.executable).parent / "uv"
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([str(UV), "build", "--quiet", "--out-dir", str(out), str(TAP_DIR)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [str(UV), "build", "--quiet", "--out-dir", str(out), str(TAP_DIR)],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
@@ -43,11 +46,29 @@ def test_wheel_and_sdist_carry_readme_license_and_metadata(dist):
 def test_the_wheel_installs_into_a_fresh_venv_and_runs(dist, tmp_path):
     (wheel,) = dist.glob("tap_painchek-*.whl")
     venv = tmp_path / "venv"
-    subprocess.run([str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)],
-                   check=True, capture_output=True)
-    subprocess.run([str(UV), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-                    str(wheel)], check=True, capture_output=True)
-    about = subprocess.run([str(venv / "bin" / "tap-painchek"), "--about", "--format=json"],
-                           check=True, capture_output=True, text=True)
+    subprocess.run(
+        [str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            str(UV),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    about = subprocess.run(
+        [str(venv / "bin" / "tap-painchek"), "--about", "--format=json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert '"name": "tap-painchek"' in about.stdout
     assert "client_secret" in about.stdout

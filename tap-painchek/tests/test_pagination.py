@@ -5,8 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-
-from conftest import API, page, row
+from painchek_helpers import API, page, row
 
 PATIENTS = f"{API}/api/patients/"
 
@@ -24,13 +23,19 @@ def _serve(requests_mock, rows: list[dict], order: str, page_size: int = 10) -> 
         query = {k: int(v[0]) for k, v in parse_qs(urlparse(request.url).query).items()}
         asked.append((query["sync"], query["page"]))
         matching = [r for r in rows if r["update_stamp"] > query["sync"]]
-        key = {"asc": lambda r: r["update_stamp"], "desc": lambda r: -r["update_stamp"],
-               "uuid": lambda r: r["uuid"]}[order]
+        key = {
+            "asc": lambda r: r["update_stamp"],
+            "desc": lambda r: -r["update_stamp"],
+            "uuid": lambda r: r["uuid"],
+        }[order]
         matching.sort(key=key)
         start = (query["page"] - 1) * page_size
         more = start + page_size < len(matching)
-        return page(matching[start:start + page_size], count=len(matching),
-                    next_url=f"{PATIENTS}?page={query['page'] + 1}" if more else None)
+        return page(
+            matching[start : start + page_size],
+            count=len(matching),
+            next_url=f"{PATIENTS}?page={query['page'] + 1}" if more else None,
+        )
 
     requests_mock.get(PATIENTS, json=respond)
     return asked
@@ -38,7 +43,9 @@ def _serve(requests_mock, rows: list[dict], order: str, page_size: int = 10) -> 
 
 def _rows(n: int) -> list[dict]:
     # uuids deliberately not in stamp order
-    return [row(stamp * 3, uuid=f"{(stamp * 7919) % 1000:04d}-{stamp}") for stamp in range(1, n + 1)]
+    return [
+        row(stamp * 3, uuid=f"{(stamp * 7919) % 1000:04d}-{stamp}") for stamp in range(1, n + 1)
+    ]
 
 
 def test_ascending_server_is_paged_by_key(requests_mock, run_tap, base_config):
@@ -50,7 +57,8 @@ def test_ascending_server_is_paged_by_key(requests_mock, run_tap, base_config):
 
 
 def test_descending_server_is_paged_by_number_and_bookmarked_at_the_first_page(
-        requests_mock, run_tap, base_config):
+    requests_mock, run_tap, base_config
+):
     asked = _serve(requests_mock, _rows(25), "desc")
     result = run_tap({**base_config, "page_size": 10}, streams=["patients"])
     assert asked == [(0, 1), (0, 2), (0, 3)]
@@ -59,7 +67,8 @@ def test_descending_server_is_paged_by_number_and_bookmarked_at_the_first_page(
 
 
 def test_uuid_ordered_server_bookmarks_only_the_first_pages_maximum(
-        requests_mock, run_tap, base_config):
+    requests_mock, run_tap, base_config
+):
     rows = _rows(25)
     asked = _serve(requests_mock, rows, "uuid")
     result = run_tap({**base_config, "page_size": 10}, streams=["patients"])
@@ -73,7 +82,8 @@ def test_uuid_ordered_server_bookmarks_only_the_first_pages_maximum(
 
 
 def test_a_page_that_only_looks_ascending_falls_back_to_page_numbers(
-        requests_mock, run_tap, base_config):
+    requests_mock, run_tap, base_config
+):
     # Page 1 is ascending by chance, but 11 sits on page 2: the keyset request
     # (sync=12) counts 3 rows where an ascending order leaves 4, so the tap
     # reads the delta again by page number and loses nothing.
@@ -86,11 +96,16 @@ def test_a_page_that_only_looks_ascending_falls_back_to_page_numbers(
         matching = [r for r in rows if r["update_stamp"] > query["sync"]]
         start = (query["page"] - 1) * 10
         more = start + 10 < len(matching)
-        return page(matching[start:start + 10], count=len(matching),
-                    next_url=f"{PATIENTS}?page=x" if more else None)
+        return page(
+            matching[start : start + 10],
+            count=len(matching),
+            next_url=f"{PATIENTS}?page=x" if more else None,
+        )
 
     requests_mock.get(PATIENTS, json=respond)
     result = run_tap({**base_config, "page_size": 10}, streams=["patients"])
     assert asked == [(0, 1), (12, 1), (0, 1), (0, 2)]
-    assert {r["update_stamp"] for r in result.records("patients")} == {r["update_stamp"] for r in rows}
+    assert {r["update_stamp"] for r in result.records("patients")} == {
+        r["update_stamp"] for r in rows
+    }
     assert result.bookmark("patients") == 12

@@ -12,8 +12,12 @@ ORDER_KEYS = {
 
 
 def _config(sandbox) -> dict:
-    return {"api_url": sandbox.url, "client_id": sandbox.client_id,
-            "client_secret": sandbox.client_secret, "page_size": 10}
+    return {
+        "api_url": sandbox.url,
+        "client_id": sandbox.client_id,
+        "client_secret": sandbox.client_secret,
+        "page_size": 10,
+    }
 
 
 def _land(warehouse: dict[str, dict], records: list[dict]) -> None:
@@ -33,23 +37,34 @@ def test_rows_changing_between_pages_are_never_lost(make_painchek_sandbox, run_t
     later = [row["uuid"] for row in in_order[60:]]
     # After page 2: edit and delete rows already read (they jump in an ascending
     # order and shift every row behind them), edit unread rows, insert rows.
-    sandbox.schedule(after_requests=2, path="/api/patients/", ops=[
-        {"table": "patients", "op": "update", "uuids": first_pages[:3]},
-        {"table": "patients", "op": "delete", "uuids": first_pages[5:7]},
-        {"table": "patients", "op": "update", "uuids": later[:2]},
-        {"table": "patients", "op": "insert", "count": 3},
-    ])
-    sandbox.schedule(after_requests=5, path="/api/patients/", ops=[
-        {"table": "patients", "op": "update", "uuids": first_pages[10:14]},
-    ])
+    sandbox.schedule(
+        after_requests=2,
+        path="/api/patients/",
+        ops=[
+            {"table": "patients", "op": "update", "uuids": first_pages[:3]},
+            {"table": "patients", "op": "delete", "uuids": first_pages[5:7]},
+            {"table": "patients", "op": "update", "uuids": later[:2]},
+            {"table": "patients", "op": "insert", "count": 3},
+        ],
+    )
+    sandbox.schedule(
+        after_requests=5,
+        path="/api/patients/",
+        ops=[
+            {"table": "patients", "op": "update", "uuids": first_pages[10:14]},
+        ],
+    )
 
     warehouse: dict[str, dict] = {}
     first = run_tap(_config(sandbox), streams=["patients"])
     _land(warehouse, first.records("patients"))
     changed = set(first_pages[:3] + first_pages[5:7] + later[:2] + first_pages[10:14])
     # Nothing that existed when the sync began, and did not change, was skipped.
-    unchanged_missing = [u for u, stamp in before.items()
-                         if u not in changed and warehouse.get(u, {}).get("update_stamp") != stamp]
+    unchanged_missing = [
+        u
+        for u, stamp in before.items()
+        if u not in changed and warehouse.get(u, {}).get("update_stamp") != stamp
+    ]
     assert unchanged_missing == []
 
     second = run_tap(_config(sandbox), streams=["patients"], state=first.state)

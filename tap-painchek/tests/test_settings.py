@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
-
 from tap_painchek.tap import TapPainChek
 
 

@@ -340,8 +340,9 @@ class VendorSandbox(abc.ABC):
 
     @abc.abstractmethod
     def revoke_tokens(self) -> None:
-        """Invalidate every issued token; vendors without tokens have nothing to do."""
+        """Invalidate every issued token (scheduled between pages to test re-login)."""
 
+    @abc.abstractmethod
     def expire_tokens(self) -> Response:
         """Invalidate every issued token; return the vendor's 'token expired' response."""
 
