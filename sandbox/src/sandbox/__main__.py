@@ -50,6 +50,23 @@ def _painchek(args: argparse.Namespace) -> VendorSandbox:
     )
 
 
+def _humanapi(args: argparse.Namespace) -> VendorSandbox:
+    from sandbox.humanapi import HumanAPISandbox  # noqa: PLC0415
+
+    credentials = {
+        name: getattr(args, name)
+        for name in ("client_id", "client_secret")
+        if getattr(args, name) is not None
+    }
+    return HumanAPISandbox(
+        seed=args.seed,
+        users=args.users,
+        latency_ms=args.latency_ms,
+        token_ttl=args.token_ttl,
+        **credentials,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """One subcommand per vendor."""
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
@@ -63,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("client-id", "client-secret", "username", "password"):
         painchek.add_argument(f"--{name}", default=None, help=f"{name} to accept")
     painchek.set_defaults(factory=_painchek)
+    humanapi = vendors.add_parser(
+        "humanapi", help="Human API (auth, admin and data hosts on one port)"
+    )
+    _add_common(humanapi)
+    humanapi.add_argument("--users", type=int, default=200, help="users to generate")
+    humanapi.add_argument("--token-ttl", type=int, default=86400, help="token lifetime, seconds")
+    for name in ("client-id", "client-secret"):
+        humanapi.add_argument(f"--{name}", default=None, help=f"{name} to accept")
+    humanapi.set_defaults(factory=_humanapi)
     return parser
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import inspect
 import random
 import socket
 import socketserver
@@ -270,7 +271,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         if fault == "slow":
             time.sleep(sandbox.faults.slow_seconds)
-        response = sandbox.fault_response(fault) or sandbox.handle_api(request)
+        response = sandbox.fault_response(fault, request) or sandbox.handle_api(request)
         if fault == "truncate":
             self._write(response, truncate=True)
             return
@@ -343,8 +344,12 @@ class VendorSandbox(abc.ABC):
         """Invalidate every issued token (scheduled between pages to test re-login)."""
 
     @abc.abstractmethod
-    def expire_tokens(self) -> Response:
-        """Invalidate every issued token; return the vendor's 'token expired' response."""
+    def expire_tokens(self, request: Request | None = None) -> Response | None:
+        """Invalidate the tokens ``request`` carries (a vendor may revoke every token).
+
+        Return the vendor's 'token expired' response, or None to answer the request
+        normally (a request that carries no token, such as a token request).
+        """
 
     @abc.abstractmethod
     def not_found(self) -> Response:
@@ -354,6 +359,13 @@ class VendorSandbox(abc.ABC):
         """Change settings at run time; vendors extend this with their own."""
         if latency_ms is not None:
             self.latency_ms = _parse_int(latency_ms, "latency_ms", 0)
+
+    def schedule_ops(self) -> Mapping[str, Callable[..., object]]:
+        """Vendor operations a schedule may run besides mutate ops: op name -> callable.
+
+        A scheduled ``{"op": name, **kwargs}`` calls ``callable(**kwargs)``.
+        """
+        return {}
 
     def control_routes(self) -> dict[tuple[str, str], Handler]:
         """Map (method, path) under ``/_control/`` to handlers; vendors may add their own."""
@@ -446,9 +458,18 @@ class VendorSandbox(abc.ABC):
         client's next request already sees them.
         """
         after = _parse_int(after_requests, "after_requests", 1)
+        extra = self.schedule_ops()
         checked = []
         for op in ops:
             if op == {"op": "revoke_tokens"}:  # a token expiring between two pages
+                checked.append(dict(op))
+                continue
+            if isinstance(op, dict) and op.get("op") in extra:
+                kwargs = {k: v for k, v in op.items() if k != "op"}
+                try:
+                    inspect.signature(extra[op["op"]]).bind(**kwargs)
+                except TypeError as exc:
+                    raise ControlError(f"bad arguments for {op['op']}: {exc}") from exc
                 checked.append(dict(op))
                 continue
             if not isinstance(op, dict) or op.get("table") not in self.tables:
@@ -488,7 +509,7 @@ class VendorSandbox(abc.ABC):
                 self._stats.incr("faults_injected")
             return fault
 
-    def fault_response(self, fault: str | None) -> Response | None:
+    def fault_response(self, fault: str | None, request: Request) -> Response | None:
         """Return the response replacing a normal answer, or None to answer normally."""
         if fault == "429":
             return json_response(
@@ -499,7 +520,7 @@ class VendorSandbox(abc.ABC):
         if fault in ("500", "502", "503"):
             return html_error(int(fault))
         if fault == "expire":
-            return self.expire_tokens()
+            return self.expire_tokens(request)
         return None
 
     def handle_api(self, request: Request) -> Response:
@@ -528,10 +549,13 @@ class VendorSandbox(abc.ABC):
             if not due:
                 return
             self._schedules = [item for item in self._schedules if item.remaining > 0]
+            extra = self.schedule_ops()
             for item in due:
                 for op in item.ops:
                     if op["op"] == "revoke_tokens":
                         self.revoke_tokens()
+                    elif op["op"] in extra:
+                        extra[op["op"]](**{k: v for k, v in op.items() if k != "op"})
                     else:
                         self.mutate(**op)
 

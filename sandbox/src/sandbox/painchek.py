@@ -954,8 +954,8 @@ class PainChekSandbox(VendorSandbox):
             self._revoked.update(self._tokens)
             self._tokens.clear()
 
-    def expire_tokens(self) -> Response:
-        """Revoke all tokens and answer as an expired token does."""
+    def expire_tokens(self, request: Request | None = None) -> Response:
+        """Revoke all tokens (whichever the request carries) and answer 401 token_expired."""
         self.revoke_tokens()
         return _error(401, "token_expired", "Token has expired.")
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from sandbox.humanapi import HumanAPISandbox
     from sandbox.painchek import PainChekSandbox
 
 
@@ -33,6 +34,39 @@ def make_painchek_sandbox() -> Iterator[Callable[..., PainChekSandbox]]:
 
     def make(**kwargs: Any) -> PainChekSandbox:
         sandbox = PainChekSandbox(**kwargs)
+        sandbox.start()
+        started.append(sandbox)
+        return sandbox
+
+    try:
+        yield make
+    finally:
+        for sandbox in started:
+            sandbox.stop()
+
+
+@pytest.fixture
+def humanapi_sandbox() -> Iterator[HumanAPISandbox]:
+    """Serve a Human API sandbox (seed 1, 20 users) for one test."""
+    from sandbox.humanapi import HumanAPISandbox  # noqa: PLC0415
+
+    sandbox = HumanAPISandbox(seed=1, users=20)
+    sandbox.start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def make_humanapi_sandbox() -> Iterator[Callable[..., HumanAPISandbox]]:
+    """Return a factory: ``make_humanapi_sandbox(**kwargs)`` gives a started sandbox."""
+    from sandbox.humanapi import HumanAPISandbox  # noqa: PLC0415
+
+    started: list[HumanAPISandbox] = []
+
+    def make(**kwargs: Any) -> HumanAPISandbox:
+        sandbox = HumanAPISandbox(**kwargs)
         sandbox.start()
         started.append(sandbox)
         return sandbox
