@@ -19,7 +19,7 @@ if t.TYPE_CHECKING:
 
     from tap_humanapi.users import Coordinator
 
-S, D, N, OBJ, A = "string", "datetime", "number", "object", "array"
+S, D, N, OBJ, A, B = "string", "datetime", "number", "object", "array", "boolean"
 
 
 class HumanAPIStream(Stream):
@@ -118,7 +118,7 @@ MEDICAL_TYPES: dict[str, dict] = {
     "allergies": typed(name=S, reaction=S, severity=S, status=S, dateTime=D),
     "encounters": typed(type=S, dateTime=D, endDateTime=D, provider=OBJ, diagnoses=A),
     "functional_statuses": typed(name=S, value=S, dateTime=D),
-    "immunizations": typed(name=S, dateTime=D, manufacturer=S, lotNumber=S, status=S),
+    "immunizations": typed(name=S, dateTime=D, route=S, manufacturer=S, lotNumber=S, status=S),
     "instructions": typed(name=S, text=S, dateTime=D),
     "issues": typed(name=S, status=S, onset=D, resolvedAt=D),
     "medications": typed(
@@ -127,20 +127,32 @@ MEDICAL_TYPES: dict[str, dict] = {
     "narratives": typed(name=S, text=S, dateTime=D),
     "organizations": typed(name=S, address=OBJ, phone=S, href=S),
     "plans_of_care": typed(name=S, type=S, status=S, dateTime=D),
-    "procedures": typed(name=S, status=S, dateTime=D),
-    "social_history": typed(name=S, value=S, dateTime=D),
+    "procedures": typed(name=S, status=S, performer=S, dateTime=D),
+    "social_history": typed(name=S, value=S, startDate=S, dateTime=D),
     "test_results": typed(
         name=S, value=S, unit=S, referenceRange=S, interpretation=S, status=S, dateTime=D
     ),
-    "vitals": typed(name=S, value=N, unit=S, dateTime=D),
+    "vitals": typed(name=S, value=S, unit=S, dateTime=D),
     "reports": typed(name=S, type=S, contentType=S, dateTime=D),
 }
 SINGLE_TYPES: dict[str, tuple[str, dict]] = {
     "demographics": (
         "/medical/demographics",
-        typed(dob=S, gender=S, race=S, ethnicity=S, language=S, maritalStatus=S, address=OBJ),
+        typed(
+            firstName=S,
+            lastName=S,
+            dob=S,
+            gender=S,
+            race=S,
+            ethnicity=S,
+            language=S,
+            maritalStatus=S,
+            addresses=A,
+            phones=A,
+            emails=A,
+        ),
     ),
-    "profile": ("/profile", typed(humanId=S, userId=S, email=S)),
+    "profile": ("/profile", typed(humanId=S, userId=S, email=S, firstName=S, lastName=S)),
 }
 READINGS = (
     "heart_rate",
@@ -155,12 +167,30 @@ READINGS = (
 WELLNESS_TYPES: dict[str, tuple[str, dict]] = {
     "activities": (
         "/activities",
-        typed(type=S, startTime=D, endTime=D, duration=N, distance=N, steps=N, calories=N),
+        typed(
+            type=S, startTime=D, endTime=D, tzOffset=S, duration=N, distance=N, steps=N, calories=N
+        ),
     ),
-    "sleeps": ("/sleeps", typed(startTime=D, endTime=D, timeAsleep=N, timeAwake=N, efficiency=N)),
+    "sleeps": (
+        "/sleeps",
+        typed(
+            day=S,
+            startTime=D,
+            endTime=D,
+            mainSleep=B,
+            timeInBed=N,
+            timeAsleep=N,
+            timeAwake=N,
+            efficiency=N,
+        ),
+    ),
     "locations": ("/locations", typed(latitude=N, longitude=N, startTime=D, endTime=D)),
     **{
-        kind: (f"/{kind}/readings", typed(type=S, value=N, unit=S, timestamp=D))
+        # A reading's value is a number, or an object (blood pressure: systolic, diastolic).
+        kind: (
+            f"/{kind}/readings",
+            typed(type=S, value=OBJ if kind == "blood_pressure" else N, unit=S, timestamp=D),
+        )
         for kind in READINGS
     },
 }
