@@ -6,6 +6,7 @@ import os
 import subprocess
 import typing as t
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,27 +90,43 @@ class Comparison:
         )
 
 
+def _instant(value: t.Any) -> t.Any:
+    """Times compare as instants whether a loader kept a string or a timestamp."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value[:4].isdigit() and "T" in value:
+        return datetime.fromisoformat(value)
+    return value
+
+
 def compare(
     table: str,
     truth: list[dict],
     landed: list[dict],
-    key: str = "uuid",
-    version: str = "update_stamp",
+    key: t.Callable[[dict], t.Hashable] = lambda row: row["uuid"],
+    version: t.Callable[[dict], t.Any] = lambda row: row["update_stamp"],
+    deleted: t.Callable[[dict], bool] | None = lambda row: row.get("deleted_at") is not None,
 ) -> Comparison:
-    """Lost, stale and extra rows of one table: latest version per primary key."""
-    want = {row[key]: row for row in truth}
-    got: dict[str, dict] = {}
-    for row in landed:
-        seen = got.get(row[key])
-        if seen is None or row[version] > seen[version]:
-            got[row[key]] = row
-    lost = sorted(set(want) - set(got))
-    extra = sorted(set(got) - set(want))
+    """Lost, stale and extra rows of one table: latest version per primary key.
+
+    ``landed`` rows may have lower-cased column names (target-duckdb does that);
+    ``key``, ``version`` and ``deleted`` read the truth's vendor names and are given
+    the landed rows with the truth's names restored.
+    """
+    names = {name.lower(): name for row in truth for name in row}
+    want = {key(row): row for row in truth}
+    got: dict[t.Hashable, dict] = {}
+    for raw in landed:
+        row = {names.get(k.lower(), k): v for k, v in raw.items()}
+        held = got.get(key(row))
+        if held is None or _instant(version(row)) > _instant(version(held)):
+            got[key(row)] = row
+    lost = sorted(map(str, set(want) - set(got)))
+    extra = sorted(map(str, set(got) - set(want)))
     stale = sorted(
-        k
+        str(k)
         for k in set(want) & set(got)
-        if got[k][version] != want[k][version]
-        or (got[k].get("deleted_at") is None) != (want[k].get("deleted_at") is None)
-        or bool(got[k].get("is_deleted")) != (want[k].get("deleted_at") is not None)
+        if _instant(version(got[k])) != _instant(version(want[k]))
+        or (deleted is not None and deleted(got[k]) != deleted(want[k]))
     )
     return Comparison(table, len(want), lost, stale, extra)

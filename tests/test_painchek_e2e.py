@@ -28,6 +28,8 @@ def _assert_warehouse_equals_truth(sandbox, rows_of) -> int:
     compared = 0
     for table in TABLES:
         result = compare(table, sandbox.truth(table), rows_of(table))
+        landed_deleted = {r["uuid"] for r in rows_of(table) if r["is_deleted"]}
+        assert landed_deleted == {r["uuid"] for r in sandbox.truth(table) if r["deleted_at"]}
         assert result.ok, str(result)
         compared += result.compared
     return compared
