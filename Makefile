@@ -20,3 +20,4 @@ lint: bootstrap
 
 bench: bootstrap
 	$(PY) bench/painchek_bench.py
+	$(PY) bench/humanapi_bench.py

@@ -8,7 +8,7 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_humanapi import schemas
-from tap_humanapi.schemas import MEDICAL, WELLNESS, typed
+from tap_humanapi.schemas import MEDICAL, RECORD, WELLNESS, typed
 from tap_humanapi.users import MARKERS_STREAM, format_time
 
 if t.TYPE_CHECKING:
@@ -116,28 +116,27 @@ def _data_stream(
 
 MEDICAL_TYPES: dict[str, dict] = {
     "allergies": typed(name=S, reaction=S, severity=S, status=S, dateTime=D),
-    "encounters": typed(type=S, dateTime=D, endDateTime=D, provider=OBJ, diagnoses=A),
+    "encounters": typed(type=S, dateTime=D, endDateTime=D, provider=OBJ),
     "functional_statuses": typed(name=S, value=S, dateTime=D),
-    "immunizations": typed(name=S, dateTime=D, route=S, manufacturer=S, lotNumber=S, status=S),
+    "immunizations": typed(name=S, dateTime=D, route=S),
     "instructions": typed(name=S, text=S, dateTime=D),
-    "issues": typed(name=S, status=S, onset=D, resolvedAt=D),
+    "issues": typed(name=S, status=S, onset=D),
     "medications": typed(
-        name=S, dosage=S, route=S, frequency=S, status=S, startedAt=D, stoppedAt=D, prescriber=S
+        name=S, dosage=S, route=S, status=S, startedAt=D, stoppedAt=D, prescriber=S
     ),
     "narratives": typed(name=S, text=S, dateTime=D),
-    "organizations": typed(name=S, address=OBJ, phone=S, href=S),
+    "organizations": typed(name=S, address=OBJ, phone=S),
     "plans_of_care": typed(name=S, type=S, status=S, dateTime=D),
-    "procedures": typed(name=S, status=S, performer=S, dateTime=D),
-    "social_history": typed(name=S, value=S, startDate=S, dateTime=D),
-    "test_results": typed(
-        name=S, value=S, unit=S, referenceRange=S, interpretation=S, status=S, dateTime=D
-    ),
+    "procedures": typed(name=S, performer=S, dateTime=D),
+    "social_history": typed(name=S, value=S, startDate=S),
+    "test_results": typed(name=S, value=S, unit=S, referenceRange=S, interpretation=S, dateTime=D),
     "vitals": typed(name=S, value=S, unit=S, dateTime=D),
     "reports": typed(name=S, type=S, contentType=S, dateTime=D),
 }
-SINGLE_TYPES: dict[str, tuple[str, dict]] = {
+SINGLE_TYPES: dict[str, tuple[str, dict, dict]] = {
     "demographics": (
         "/medical/demographics",
+        MEDICAL,
         typed(
             firstName=S,
             lastName=S,
@@ -152,7 +151,11 @@ SINGLE_TYPES: dict[str, tuple[str, dict]] = {
             emails=A,
         ),
     ),
-    "profile": ("/profile", typed(humanId=S, userId=S, email=S, firstName=S, lastName=S)),
+    "profile": (
+        "/profile",
+        RECORD,
+        typed(humanId=S, userId=S, email=S, firstName=S, lastName=S),
+    ),
 }
 READINGS = (
     "heart_rate",
@@ -198,8 +201,8 @@ WELLNESS_TYPES: dict[str, tuple[str, dict]] = {
 DATA_STREAMS: tuple[type[UserDataStream], ...] = (
     *(_data_stream(n, f"/medical/{n}", MEDICAL, extra) for n, extra in MEDICAL_TYPES.items()),
     *(
-        _data_stream(n, path, MEDICAL, extra, single=True)
-        for n, (path, extra) in SINGLE_TYPES.items()
+        _data_stream(n, path, kind, extra, single=True)
+        for n, (path, kind, extra) in SINGLE_TYPES.items()
     ),
     *(_data_stream(n, path, WELLNESS, extra) for n, (path, extra) in WELLNESS_TYPES.items()),
 )

@@ -143,7 +143,10 @@ class Coordinator:
         self.lookback = timedelta(minutes=float(config.get("lookback_minutes", 10)))
         self.start_date = parse_time(config.get("start_date"))
         workers = int(config.get("max_workers", 8))
-        self.window = workers * 4
+        # Users in flight: a changed user holds its place in the output order for ~30
+        # requests while unchanged ones take 2, so the window must be wide enough that
+        # the pool stays busy behind it. Unchanged users' results are a few sources.
+        self.window = workers * 32
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="humanapi")
         self.user_tokens = Tokens(minter.user_token)
         self.app_tokens = Tokens(minter.app_token)

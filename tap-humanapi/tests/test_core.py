@@ -1,0 +1,24 @@
+"""The singer-sdk standard tap tests, against the Human API sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import atexit
+
+from sandbox.humanapi import HumanAPISandbox
+from singer_sdk.testing import get_tap_test_class
+from tap_humanapi.tap import TapHumanAPI
+
+_SANDBOX = HumanAPISandbox(seed=1, users=40)  # a seed where every stream has records
+_SANDBOX.start()
+atexit.register(_SANDBOX.stop)
+
+TestTapHumanAPI = get_tap_test_class(
+    tap_class=TapHumanAPI,
+    config={
+        "client_id": _SANDBOX.client_id,
+        "client_secret": _SANDBOX.client_secret,
+        "auth_url": _SANDBOX.url,
+        "admin_url": _SANDBOX.url,
+        "api_url": _SANDBOX.api_url,
+    },
+)
