@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import typing as t
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -11,18 +13,25 @@ if TYPE_CHECKING:
     from sandbox.humanapi import HumanAPISandbox
     from sandbox.painchek import PainChekSandbox
 
+T = t.TypeVar("T")
 
-@pytest.fixture
-def painchek_sandbox() -> Iterator[PainChekSandbox]:
-    """Serve a PainChek sandbox (seed 1, 50 patients) for one test."""
-    from sandbox.painchek import PainChekSandbox  # noqa: PLC0415
 
-    sandbox = PainChekSandbox(seed=1, patients=50)
-    sandbox.start()
+@contextmanager
+def _sandboxes(vendor: Callable[..., T]) -> Iterator[Callable[..., T]]:
+    """A factory of started sandboxes of one vendor; all are stopped afterwards."""
+    started: list[Any] = []
+
+    def make(**kwargs: Any) -> T:
+        sandbox: Any = vendor(**kwargs)
+        sandbox.start()
+        started.append(sandbox)
+        return t.cast("T", sandbox)
+
     try:
-        yield sandbox
+        yield make
     finally:
-        sandbox.stop()
+        for sandbox in started:
+            sandbox.stop()
 
 
 @pytest.fixture
@@ -30,32 +39,14 @@ def make_painchek_sandbox() -> Iterator[Callable[..., PainChekSandbox]]:
     """Return a factory: ``make_painchek_sandbox(**kwargs)`` gives a started sandbox."""
     from sandbox.painchek import PainChekSandbox  # noqa: PLC0415
 
-    started: list[PainChekSandbox] = []
-
-    def make(**kwargs: Any) -> PainChekSandbox:
-        sandbox = PainChekSandbox(**kwargs)
-        sandbox.start()
-        started.append(sandbox)
-        return sandbox
-
-    try:
+    with _sandboxes(PainChekSandbox) as make:
         yield make
-    finally:
-        for sandbox in started:
-            sandbox.stop()
 
 
 @pytest.fixture
-def humanapi_sandbox() -> Iterator[HumanAPISandbox]:
-    """Serve a Human API sandbox (seed 1, 20 users) for one test."""
-    from sandbox.humanapi import HumanAPISandbox  # noqa: PLC0415
-
-    sandbox = HumanAPISandbox(seed=1, users=20)
-    sandbox.start()
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
+def painchek_sandbox(make_painchek_sandbox: Callable[..., PainChekSandbox]) -> PainChekSandbox:
+    """Serve a PainChek sandbox (seed 1, 50 patients) for one test."""
+    return make_painchek_sandbox(seed=1, patients=50)
 
 
 @pytest.fixture
@@ -63,16 +54,11 @@ def make_humanapi_sandbox() -> Iterator[Callable[..., HumanAPISandbox]]:
     """Return a factory: ``make_humanapi_sandbox(**kwargs)`` gives a started sandbox."""
     from sandbox.humanapi import HumanAPISandbox  # noqa: PLC0415
 
-    started: list[HumanAPISandbox] = []
-
-    def make(**kwargs: Any) -> HumanAPISandbox:
-        sandbox = HumanAPISandbox(**kwargs)
-        sandbox.start()
-        started.append(sandbox)
-        return sandbox
-
-    try:
+    with _sandboxes(HumanAPISandbox) as make:
         yield make
-    finally:
-        for sandbox in started:
-            sandbox.stop()
+
+
+@pytest.fixture
+def humanapi_sandbox(make_humanapi_sandbox: Callable[..., HumanAPISandbox]) -> HumanAPISandbox:
+    """Serve a Human API sandbox (seed 1, 20 users) for one test."""
+    return make_humanapi_sandbox(seed=1, users=20)
