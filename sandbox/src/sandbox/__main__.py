@@ -67,6 +67,27 @@ def _humanapi(args: argparse.Namespace) -> VendorSandbox:
     )
 
 
+def _healthex(args: argparse.Namespace) -> VendorSandbox:
+    from sandbox.healthex import HealthExSandbox  # noqa: PLC0415
+
+    credentials = {
+        name: getattr(args, name)
+        for name in ("api_key", "api_secret", "sftp_username", "sftp_password")
+        if getattr(args, name) is not None
+    }
+    return HealthExSandbox(
+        seed=args.seed,
+        projects=[p for p in args.projects.split(",") if p],
+        patients_per_project=args.patients,
+        org_id=args.org_id,
+        delivery=args.delivery,
+        delivery_delay_seconds=args.delivery_delay_seconds,
+        latency_ms=args.latency_ms,
+        token_ttl=args.token_ttl,
+        **credentials,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """One subcommand per vendor."""
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
@@ -89,6 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("client-id", "client-secret"):
         humanapi.add_argument(f"--{name}", default=None, help=f"{name} to accept")
     humanapi.set_defaults(factory=_humanapi)
+    healthex = vendors.add_parser(
+        "healthex", help="HealthEx (API; bundles delivered over S3 and/or SFTP)"
+    )
+    _add_common(healthex)
+    healthex.add_argument("--projects", default="proj-a,proj-b", help="comma-separated ids")
+    healthex.add_argument("--patients", type=int, default=10, help="patients per project")
+    healthex.add_argument("--org-id", default="org-1", help="orgId in the delivery paths")
+    healthex.add_argument("--delivery", choices=("s3", "sftp", "both", "none"), default="s3")
+    healthex.add_argument(
+        "--delivery-delay-seconds", type=float, default=0.0, help="delay of $updateData bundles"
+    )
+    healthex.add_argument("--token-ttl", type=int, default=86400, help="token lifetime, seconds")
+    for name in ("api-key", "api-secret", "sftp-username", "sftp-password"):
+        healthex.add_argument(f"--{name}", default=None, help=f"{name} to accept")
+    healthex.set_defaults(factory=_healthex)
     return parser
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from sandbox.healthex import HealthExSandbox
     from sandbox.humanapi import HumanAPISandbox
     from sandbox.painchek import PainChekSandbox
 
@@ -62,3 +63,18 @@ def make_humanapi_sandbox() -> Iterator[Callable[..., HumanAPISandbox]]:
 def humanapi_sandbox(make_humanapi_sandbox: Callable[..., HumanAPISandbox]) -> HumanAPISandbox:
     """Serve a Human API sandbox (seed 1, 20 users) for one test."""
     return make_humanapi_sandbox(seed=1, users=20)
+
+
+@pytest.fixture
+def make_healthex_sandbox() -> Iterator[Callable[..., HealthExSandbox]]:
+    """Return a factory: ``make_healthex_sandbox(**kwargs)`` gives a started sandbox."""
+    from sandbox.healthex import HealthExSandbox  # noqa: PLC0415
+
+    with _sandboxes(HealthExSandbox) as make:
+        yield make
+
+
+@pytest.fixture
+def healthex_sandbox(make_healthex_sandbox: Callable[..., HealthExSandbox]) -> HealthExSandbox:
+    """Serve a HealthEx sandbox (seed 1, 2 projects of 10 patients, S3 and SFTP delivery)."""
+    return make_healthex_sandbox(seed=1, patients_per_project=10, delivery="both")

@@ -1,0 +1,152 @@
+"""The HealthEx API base stream: one token, bounded retries, the list envelope."""
+
+from __future__ import annotations
+
+import typing as t
+from importlib.metadata import PackageNotFoundError, version
+
+import msgspec
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+from tap_healthex.errors import HealthExError, Unauthorized, describe_response
+
+if t.TYPE_CHECKING:
+    import requests
+    from requests.auth import AuthBase
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+
+    from tap_healthex.retry import RetryPolicy
+
+try:
+    __version__ = version("tap-healthex")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+MAX_LIMIT = 1000
+_decode = msgspec.json.Decoder().decode
+
+
+def envelope(response: requests.Response) -> dict[str, t.Any]:
+    """The list envelope as parsed once by validate_response."""
+    body: dict[str, t.Any] = response.healthex_page  # type: ignore[attr-defined]
+    return body
+
+
+class EnvelopePaginator(BaseAPIPaginator[int]):
+    """``limit``/``offset`` over ``{"data", "total", "limit", "offset"}``."""
+
+    def has_more(self, response: requests.Response) -> bool:
+        """More unless the page is empty or the total is reached."""
+        page = envelope(response)
+        return bool(page["data"]) and self.current_value + len(page["data"]) < page["total"]
+
+    def get_next(self, response: requests.Response) -> int:
+        """The offset after this page."""
+        return self.current_value + len(envelope(response)["data"])
+
+
+class HealthExStream(RESTStream[int]):
+    """A HealthEx list, one partition per project."""
+
+    records_path: str
+
+    def __init__(self, tap: Tap, *, auth: AuthBase, retry: RetryPolicy) -> None:
+        super().__init__(tap)
+        self._auth = auth
+        self._retry = retry
+
+    @property
+    def url_base(self) -> str:
+        """The API host."""
+        return str(self.config.get("api_url", "https://api.healthex.io")).rstrip("/")
+
+    @property
+    def authenticator(self) -> AuthBase:
+        """The tap-wide token."""
+        return self._auth
+
+    @property
+    def timeout(self) -> int:
+        """Seconds to wait for a response."""
+        return int(self.config.get("request_timeout", 60))
+
+    @property
+    def user_agent(self) -> str:
+        """The configured User-Agent, else ``tap-healthex/<version>``."""
+        return str(self.config.get("user_agent") or f"tap-healthex/{__version__}")
+
+    @property
+    def partitions(self) -> list[dict]:
+        """One partition per configured project (ids only)."""
+        return [{"project_id": str(p)} for p in self.config.get("project_ids", [])]
+
+    def _what(self) -> str:
+        return f"stream '{self.name}': GET {self.path}"
+
+    def get_new_paginator(self) -> EnvelopePaginator:
+        """Offset paging from 0."""
+        return EnvelopePaginator(0)
+
+    def get_http_request(self, *, page: PageContext[int]) -> HTTPRequest:
+        """``GET path?limit=1000&offset=``."""
+        return HTTPRequest(
+            url=self.get_url(page.stream_context),
+            headers={"Accept": "application/json", **self.extra_headers(page.stream_context)},
+            params={"limit": MAX_LIMIT, "offset": page.next_page_token or 0},
+        )
+
+    def extra_headers(self, context: Context | None) -> dict[str, str]:
+        """Headers a stream adds (e.g. If-Modified-Since)."""
+        return {}
+
+    def request_decorator(self, func: t.Callable) -> t.Callable:
+        """Retry with Retry-After and bounded backoff; log in again once on 401."""
+
+        def send(*args: t.Any, **kwargs: t.Any) -> requests.Response:
+            return self._retry.run(
+                lambda: func(*args, **kwargs),
+                what=self._what(),
+                on_unauthorized=getattr(self._auth, "invalidate", None),
+            )
+
+        return send
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Classify the answer and parse a good page once."""
+        message = describe_response(response, self._what())
+        if response.status_code == 401:
+            raise Unauthorized(message)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise RetriableAPIError(message, response)
+        if not response.ok:
+            raise HealthExError(message)
+        try:
+            body = _decode(response.content)
+        except msgspec.DecodeError:
+            msg = f"{self._what()} answered {response.status_code} with a body that is not JSON"
+            raise RetriableAPIError(msg, response) from None
+        if not (
+            isinstance(body, dict)
+            and isinstance(body.get("data"), list)
+            and isinstance(body.get("total"), int)
+            and all(isinstance(r, dict) and isinstance(r.get("id"), str) for r in body["data"])
+        ):
+            msg = (
+                f"{self._what()} answered JSON of an unexpected shape (expected "
+                "{data: [records with ids], total})"
+            )
+            raise HealthExError(msg)
+        response.healthex_page = body  # type: ignore[attr-defined]
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """The page's records."""
+        yield from envelope(response)["data"]
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Add the project id."""
+        row["project_id"] = (context or {}).get("project_id")
+        return row

@@ -1,0 +1,182 @@
+"""Where HealthEx delivers files: an S3 bucket (boto3) or an SFTP server (paramiko).
+
+Both list files with their size, etag (S3) and last-modified time, and download one
+file to a local file object in chunks, so a 200 MB bundle never sits in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import stat
+import string
+import typing as t
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+
+from tap_healthex.errors import HealthExError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+TEMPLATE_FIELDS = ("orgId", "projectId", "healthexPatientId", "externalId", "retrievalId")
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFile:
+    """A delivered file: its key relative to the delivery root."""
+
+    key: str
+    size: int
+    etag: str | None
+    last_modified: datetime
+
+
+def template_pattern(template: str) -> re.Pattern[str]:
+    """A regex for ``delivery_path_template``; each ``{field}`` matches one path segment."""
+    pattern = ""
+    for literal, field, _spec, _conv in string.Formatter().parse(template):
+        pattern += re.escape(literal)
+        if field is not None:
+            if field not in TEMPLATE_FIELDS:
+                msg = f"delivery_path_template has an unknown field {{{field}}}"
+                raise HealthExError(msg)
+            pattern += f"(?P<{field}>[^/]+)"
+    return re.compile(pattern + r"\Z")
+
+
+class S3Store:
+    """Objects under ``s3_prefix`` in ``s3_bucket``."""
+
+    def __init__(self, config: Mapping[str, t.Any]) -> None:
+        import boto3  # noqa: PLC0415 - only when S3 is the delivery
+        from botocore.config import Config  # noqa: PLC0415
+
+        credentials = {
+            "aws_access_key_id": config.get("aws_access_key_id"),
+            "aws_secret_access_key": config.get("aws_secret_access_key"),
+            "aws_session_token": config.get("aws_session_token"),
+        }
+        session = boto3.session.Session(**{k: v for k, v in credentials.items() if v})
+        self._client = session.client(
+            "s3",
+            region_name=config.get("aws_region") or None,
+            endpoint_url=config.get("s3_endpoint_url") or None,
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 5},
+                connect_timeout=float(config.get("request_timeout", 60)),
+                read_timeout=float(config.get("request_timeout", 60)),
+            ),
+        )
+        self.bucket = str(config["s3_bucket"])
+        self.prefix = str(config.get("s3_prefix") or "").strip("/")
+
+    def list(self) -> Iterator[RemoteFile]:
+        """Every object under the prefix."""
+        paginator = self._client.get_paginator("list_objects_v2")
+        root = f"{self.prefix}/" if self.prefix else ""
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=root):
+            for item in page.get("Contents", []):
+                yield RemoteFile(
+                    key=item["Key"][len(root) :],
+                    size=int(item["Size"]),
+                    etag=str(item.get("ETag", "")).strip('"') or None,
+                    last_modified=item["LastModified"].astimezone(UTC),
+                )
+
+    def download(self, key: str, target: t.BinaryIO) -> None:
+        """Stream one object into ``target``."""
+        full = f"{self.prefix}/{key}" if self.prefix else key
+        self._client.download_fileobj(self.bucket, full, target)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+class SftpStore:
+    """Files under ``sftp_root`` on an SFTP server; host keys checked unless disabled."""
+
+    def __init__(self, config: Mapping[str, t.Any]) -> None:
+        import paramiko  # noqa: PLC0415 - only when SFTP is the delivery
+
+        self._ssh = paramiko.SSHClient()
+        host, port = str(config["sftp_host"]), int(config.get("sftp_port", 22))
+        if config.get("sftp_verify_host_key", True):
+            known = config.get("sftp_known_hosts")
+            if known:
+                self._load_known_hosts(str(known))
+            else:
+                self._ssh.load_system_host_keys()
+            self._ssh.set_missing_host_key_policy(paramiko.RejectPolicy())
+        else:
+            self._ssh.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        key = None
+        if config.get("sftp_private_key"):
+            key = paramiko.PKey.from_private_key(io.StringIO(str(config["sftp_private_key"])))
+        try:
+            self._ssh.connect(
+                host,
+                port=port,
+                username=config.get("sftp_username"),
+                password=config.get("sftp_password") or None,
+                pkey=key,
+                timeout=float(config.get("request_timeout", 60)),
+                allow_agent=False,
+                look_for_keys=False,
+            )
+        except paramiko.BadHostKeyException:
+            msg = (
+                f"sftp_host {host}:{port} presented a host key that does not match "
+                "sftp_known_hosts; refusing to connect"
+            )
+            raise HealthExError(msg) from None
+        except paramiko.SSHException as exc:
+            reason = (
+                "its host key is not in sftp_known_hosts"
+                if "not found in known_hosts" in str(exc)
+                else type(exc).__name__
+            )
+            msg = f"could not connect to sftp_host {host}:{port}: {reason}"
+            raise HealthExError(msg) from None
+        self._sftp = self._ssh.open_sftp()
+        self.root = str(config.get("sftp_root") or ".").rstrip("/") or "/"
+
+    def _load_known_hosts(self, known: str) -> None:
+        """``sftp_known_hosts``: known_hosts lines, or the path of such a file."""
+        from paramiko.hostkeys import HostKeyEntry  # noqa: PLC0415
+
+        lines = known if "\n" in known or " " in known.strip() else open(known).read()  # noqa: SIM115
+        keys = self._ssh.get_host_keys()
+        for line in lines.splitlines():
+            if line.strip() and not line.startswith("#"):
+                entry = HostKeyEntry.from_line(line)
+                if entry is not None:
+                    for name in entry.hostnames:
+                        keys.add(name, entry.key.get_name(), entry.key)
+
+    def list(self) -> Iterator[RemoteFile]:
+        """Every regular file below the root (recursively)."""
+        pending = [self.root]
+        while pending:
+            directory = pending.pop()
+            for attrs in self._sftp.listdir_attr(directory):
+                path = str(PurePosixPath(directory) / attrs.filename)
+                if stat.S_ISDIR(attrs.st_mode or 0):
+                    pending.append(path)
+                elif stat.S_ISREG(attrs.st_mode or 0):
+                    yield RemoteFile(
+                        key=str(PurePosixPath(path).relative_to(self.root)),
+                        size=int(attrs.st_size or 0),
+                        etag=None,
+                        last_modified=datetime.fromtimestamp(attrs.st_mtime or 0, UTC),
+                    )
+
+    def download(self, key: str, target: t.BinaryIO) -> None:
+        """Stream one file into ``target``."""
+        self._sftp.getfo(str(PurePosixPath(self.root) / key), target)
+
+    def close(self) -> None:
+        """Close the SFTP session and the SSH connection."""
+        self._sftp.close()
+        self._ssh.close()

@@ -1,0 +1,188 @@
+"""Reading the delivered files once per run, for every file-backed stream.
+
+Files whose path matches ``delivery_path_template`` and whose last-modified time is
+after the saved watermark minus ``delivery_lookback_minutes`` are downloaded (to a
+temporary file), parsed streaming, and their resources spooled per stream; the SDK
+then writes each stream from its spool. A file that is not a readable FHIR Bundle is
+recorded in ``delivery_files`` with the reason, its partial output is rolled back,
+and the run goes on. The watermark enters the state only after the last file-backed
+stream has written its records, so a killed run reads the same files again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import typing as t
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+
+from tap_healthex.delivery import RemoteFile, S3Store, SftpStore, template_pattern
+from tap_healthex.fhir import OTHER, STREAM_OF_TYPE, NotFhir, bundle_resources, obj, promote
+
+if t.TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable, Iterator, Mapping
+
+DEFAULT_TEMPLATE = "{orgId}/{projectId}/{healthexPatientId}/{retrievalId}/bundle.json"
+FILES_STREAM = "delivery_files"
+
+
+def parse_time(value: t.Any) -> datetime | None:
+    """An ISO-8601 time, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class DeliveryReader:
+    """Lists, downloads and parses the delivered files; spools records per stream."""
+
+    def __init__(
+        self,
+        *,
+        config: Mapping[str, t.Any],
+        watermark: datetime | None,
+        selected: Callable[[], set[str]],
+        logger: logging.Logger,
+    ) -> None:
+        self.config = config
+        self.watermark = watermark
+        self.new_watermark = watermark
+        self.logger = logger
+        self._selected = selected
+        self._finished: set[str] = set()
+        self._spool: Path | None = None
+        self._encode = msgspec.json.Encoder().encode
+
+    def close(self) -> None:
+        """Remove the spool."""
+        if self._spool is not None:
+            shutil.rmtree(self._spool, ignore_errors=True)
+
+    def _since(self) -> datetime | None:
+        lookback = timedelta(minutes=float(self.config.get("delivery_lookback_minutes", 60)))
+        if self.watermark is not None:
+            return self.watermark - lookback
+        return parse_time(self.config.get("start_date"))
+
+    def _store(self) -> S3Store | SftpStore | None:
+        kind = self.config.get("delivery_type", "none")
+        if kind == "s3":
+            return S3Store(self.config)
+        if kind == "sftp":
+            return SftpStore(self.config)
+        return None
+
+    def _run(self) -> None:
+        self._spool = Path(tempfile.mkdtemp(prefix="tap-healthex-"))
+        store = self._store()
+        if store is None:
+            return
+        try:
+            pattern = template_pattern(
+                self.config.get("delivery_path_template") or DEFAULT_TEMPLATE
+            )
+            projects = {str(p) for p in self.config.get("project_ids", [])}
+            since = self._since()
+            todo: list[tuple[RemoteFile, dict[str, str]]] = []
+            for remote in store.list():
+                match = pattern.match(remote.key)
+                if match is None or (since is not None and remote.last_modified <= since):
+                    continue
+                fields = match.groupdict()
+                if projects and fields.get("projectId") not in projects:
+                    continue
+                todo.append((remote, fields))
+            todo.sort(key=lambda item: (item[0].last_modified, item[0].key))
+            names = [*STREAM_OF_TYPE.values(), OTHER, FILES_STREAM]
+            spools = {name: (self._spool / f"{name}.jsonl").open("wb") for name in names}
+            try:
+                for remote, fields in todo:
+                    self._read(store, remote, fields, spools)
+                    if self.new_watermark is None or remote.last_modified > self.new_watermark:
+                        self.new_watermark = remote.last_modified
+            finally:
+                for spool in spools.values():
+                    spool.close()
+        finally:
+            store.close()
+
+    def _read(
+        self,
+        store: S3Store | SftpStore,
+        remote: RemoteFile,
+        fields: dict[str, str],
+        spools: Mapping[str, t.IO[bytes]],
+    ) -> None:
+        marks = {name: spool.tell() for name, spool in spools.items()}
+        keys = {
+            "project_id": fields.get("projectId"),
+            "healthex_patient_id": fields.get("healthexPatientId"),
+            "retrieval_id": fields.get("retrievalId"),
+            "file_key": remote.key,
+        }
+        count, error = 0, None
+        assert self._spool is not None
+        with tempfile.NamedTemporaryFile(dir=self._spool, suffix=".json") as local:
+            store.download(remote.key, t.cast("t.BinaryIO", local))
+            local.flush()
+            try:
+                for resource in bundle_resources(Path(local.name)):
+                    stream = STREAM_OF_TYPE.get(resource["resourceType"], OTHER)
+                    meta = obj(resource.get("meta"))
+                    record = {
+                        **keys,
+                        "id": resource["id"],
+                        "resource_type": resource["resourceType"],
+                        "meta_last_updated": meta.get("lastUpdated"),
+                        **promote(stream, resource),
+                        "resource": resource,
+                    }
+                    spools[stream].write(self._encode(record) + b"\n")
+                    count += 1
+            except NotFhir as exc:
+                error = str(exc)
+        if error is not None:
+            for name, spool in spools.items():  # no half-read file reaches the warehouse
+                spool.seek(marks[name])
+                spool.truncate()
+            count = 0
+            self.logger.warning("Delivered file %s skipped: %s", remote.key, error)
+        file_record = {
+            **keys,
+            "key": remote.key,
+            "size": remote.size,
+            "etag": remote.etag,
+            "last_modified": remote.last_modified.isoformat(),
+            "org_id": fields.get("orgId"),
+            "external_id": fields.get("externalId"),
+            "resource_count": count,
+            "parse_error": error,
+            "read_at": datetime.now(UTC).isoformat(),
+        }
+        spools[FILES_STREAM].write(self._encode(file_record) + b"\n")
+
+    def records(self, stream: str) -> Iterator[dict]:
+        """One stream's records, from the spool (read the files on first use)."""
+        if self._spool is None:
+            self._run()
+        assert self._spool is not None
+        path = self._spool / f"{stream}.jsonl"
+        if not path.exists():
+            return
+        decode = msgspec.json.Decoder().decode
+        with path.open("rb") as lines:
+            for line in lines:
+                yield decode(line)
+
+    def finished(self, stream: str) -> bool:
+        """Note a file-backed stream as written; true once every selected one is."""
+        self._finished.add(stream)
+        return self._finished >= self._selected()

@@ -1,0 +1,3 @@
+"""Shared values of the tap-healthex unit tests."""
+
+API = "https://api.example.test"
