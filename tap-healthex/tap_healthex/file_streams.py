@@ -72,6 +72,7 @@ class DeliveryStream(Stream):
             # Only after every record from these files was written may it move.
             bookmark = self.tap_state.setdefault("bookmarks", {}).setdefault(FILES_STREAM, {})
             bookmark["watermark"] = reader.new_watermark.isoformat()
+            bookmark["recent"] = reader.recent_reads()
 
 
 class DeliveryFilesStream(DeliveryStream):

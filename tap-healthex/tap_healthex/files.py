@@ -1,7 +1,9 @@
 """Reading the delivered files once per run, for every file-backed stream.
 
 Files whose path matches ``delivery_path_template`` and whose last-modified time is
-after the saved watermark minus ``delivery_lookback_minutes`` are downloaded (to a
+after the saved watermark minus ``delivery_lookback_minutes`` (the lookback covers
+clock skew and SFTP's one-second mtimes), and that were not already read with that
+same last-modified time (the state remembers those inside the window), are downloaded (to a
 temporary file), parsed streaming, and their resources spooled per stream; the SDK
 then writes each stream from its spool. A file that is not a readable FHIR Bundle is
 recorded in ``delivery_files`` with the reason, its partial output is rolled back,
@@ -49,12 +51,14 @@ class DeliveryReader:
         *,
         config: Mapping[str, t.Any],
         watermark: datetime | None,
+        recent: Mapping[str, str],
         selected: Callable[[], set[str]],
         logger: logging.Logger,
     ) -> None:
         self.config = config
         self.watermark = watermark
         self.new_watermark = watermark
+        self.recent = dict(recent)  # key -> last_modified of files read inside the lookback
         self.logger = logger
         self._selected = selected
         self._finished: set[str] = set()
@@ -66,11 +70,20 @@ class DeliveryReader:
         if self._spool is not None:
             shutil.rmtree(self._spool, ignore_errors=True)
 
+    def _lookback(self) -> timedelta:
+        return timedelta(minutes=float(self.config.get("delivery_lookback_minutes", 60)))
+
     def _since(self) -> datetime | None:
-        lookback = timedelta(minutes=float(self.config.get("delivery_lookback_minutes", 60)))
         if self.watermark is not None:
-            return self.watermark - lookback
+            return self.watermark - self._lookback()
         return parse_time(self.config.get("start_date"))
+
+    def recent_reads(self) -> dict[str, str]:
+        """Files read inside the lookback window of the new watermark (for the state)."""
+        if self.new_watermark is None:
+            return {}
+        horizon = self.new_watermark - self._lookback()
+        return {k: v for k, v in self.recent.items() if (parse_time(v) or horizon) > horizon}
 
     def _store(self) -> S3Store | SftpStore | None:
         kind = self.config.get("delivery_type", "none")
@@ -96,6 +109,8 @@ class DeliveryReader:
                 match = pattern.match(remote.key)
                 if match is None or (since is not None and remote.last_modified <= since):
                     continue
+                if self.recent.get(remote.key) == remote.last_modified.isoformat():
+                    continue  # read already, and unchanged since
                 fields = match.groupdict()
                 if projects and fields.get("projectId") not in projects:
                     continue
@@ -106,6 +121,7 @@ class DeliveryReader:
             try:
                 for remote, fields in todo:
                     self._read(store, remote, fields, spools)
+                    self.recent[remote.key] = remote.last_modified.isoformat()
                     if self.new_watermark is None or remote.last_modified > self.new_watermark:
                         self.new_watermark = remote.last_modified
             finally:

@@ -275,14 +275,19 @@ class TapHealthEx(Tap):
     @cached_property
     def delivery_reader(self) -> DeliveryReader:
         """The run's reader of delivered files (created on first use, during the sync)."""
-        saved = self.state.get("bookmarks", {}).get(FILES_STREAM, {}).get("watermark")
+        bookmark = self.state.get("bookmarks", {}).get(FILES_STREAM, {})
+        saved, recent = bookmark.get("watermark"), bookmark.get("recent") or {}
         watermark = parse_time(saved) if saved is not None else None
-        if saved is not None and watermark is None:
-            msg = f"state for stream '{FILES_STREAM}' has a watermark that is not a date-time"
+        if (saved is not None and watermark is None) or not isinstance(recent, dict):
+            msg = (
+                f"state for stream '{FILES_STREAM}' is not a watermark date-time and a map "
+                "of recent files (is this a state file of another tap?)"
+            )
             raise HealthExError(msg)
         reader = DeliveryReader(
             config=self.config,
             watermark=watermark,
+            recent=recent,
             selected=lambda: {
                 s.name
                 for s in self.streams.values()
