@@ -1,0 +1,126 @@
+"""`meltano run tap-healthex <target>` for S3 and SFTP delivery into DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from harness import duckdb_rows, postgres_rows
+from leaks import leaks
+
+RESOURCE_TABLES = (
+    "patient",
+    "condition",
+    "observation",
+    "medication_request",
+    "medication_statement",
+    "allergy_intolerance",
+    "immunization",
+    "procedure",
+    "encounter",
+    "diagnostic_report",
+    "document_reference",
+    "fhir_other",
+)
+
+
+def _env(sandbox, delivery: str) -> dict[str, str]:
+    info = sandbox.delivery_info()
+    env = {
+        "TAP_HEALTHEX_API_URL": sandbox.url,
+        "TAP_HEALTHEX_API_KEY": sandbox.api_key,
+        "TAP_HEALTHEX_API_SECRET": sandbox.api_secret,
+        "TAP_HEALTHEX_PROJECT_IDS": json.dumps(list(sandbox.projects)),
+        "TAP_HEALTHEX_DELIVERY_TYPE": delivery,
+        "TAP_HEALTHEX_REQUEST_UPDATES": "true",
+    }
+    if delivery == "s3":
+        env |= {
+            "TAP_HEALTHEX_S3_ENDPOINT_URL": info["s3_endpoint_url"],
+            "TAP_HEALTHEX_S3_BUCKET": info["s3_bucket"],
+            "TAP_HEALTHEX_S3_PREFIX": info["s3_prefix"],
+            "TAP_HEALTHEX_AWS_REGION": info["s3_region"],
+            "TAP_HEALTHEX_AWS_ACCESS_KEY_ID": info["s3_access_key_id"],
+            "TAP_HEALTHEX_AWS_SECRET_ACCESS_KEY": info["s3_secret_access_key"],
+        }
+    else:
+        env |= {
+            "TAP_HEALTHEX_SFTP_HOST": info["sftp_host"],
+            "TAP_HEALTHEX_SFTP_PORT": str(info["sftp_port"]),
+            "TAP_HEALTHEX_SFTP_USERNAME": info["sftp_username"],
+            "TAP_HEALTHEX_SFTP_PASSWORD": info["sftp_password"],
+            "TAP_HEALTHEX_SFTP_ROOT": info["sftp_root"],
+            "TAP_HEALTHEX_SFTP_KNOWN_HOSTS": info["sftp_host_key_line"],
+        }
+    return env
+
+
+def _truth(sandbox) -> dict[tuple, dict]:
+    return {
+        (t["project_id"], t["patient_id"], t["resource"]["resourceType"], t["resource"]["id"]): t[
+            "resource"
+        ]
+        for t in sandbox.truth_resources()
+    }
+
+
+def _landed(rows_of) -> dict[tuple, dict]:
+    landed = {}
+    for table in RESOURCE_TABLES:
+        for row in rows_of(table):
+            resource = row["resource"]
+            resource = json.loads(resource) if isinstance(resource, str) else resource
+            landed[
+                (row["project_id"], row["healthex_patient_id"], row["resource_type"], row["id"])
+            ] = resource
+    return landed
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("delivery", "loader"),
+    [
+        ("s3", "target-duckdb"),
+        ("sftp", "target-postgres"),
+        ("sftp", "target-duckdb"),
+        ("s3", "target-postgres"),
+    ],
+)
+def test_resources_that_landed_equal_the_delivered_bundles(
+    make_healthex_sandbox, meltano, request, delivery, loader
+):
+    sandbox = make_healthex_sandbox(seed=51, patients_per_project=3, delivery=delivery)
+    meltano.env |= _env(sandbox, delivery)
+    if loader == "target-postgres":
+        schema = request.getfixturevalue("pg_schema")
+        meltano.env["TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA"] = schema
+
+        def rows_of(table):
+            return postgres_rows(schema, table)
+    else:
+        path = meltano.workdir / "warehouse.duckdb"
+
+        def rows_of(table):
+            return duckdb_rows(path, "healthex", table)
+
+    meltano.run("run", "tap-healthex", loader)  # reads, and asks for refreshes
+    first = _landed(rows_of)
+    meltano.run("run", "tap-healthex", loader)  # the refreshed bundles
+    truth = _truth(sandbox)
+    landed = _landed(rows_of)
+    assert set(landed) == set(truth)
+    assert all(landed[k] == truth[k] for k in truth)
+    assert len(truth) > len(first)  # the second run brought the refreshed data
+    files = rows_of("delivery_files")
+    assert len({f["key"] for f in files}) == len(sandbox.delivered())
+    assert len(rows_of("data_update_requests")) == 6
+
+    people = {
+        v
+        for p in sandbox.truth("identified_patients")
+        for k, v in p.items()
+        if k in {"firstName", "lastName", "dateOfBirth", "email"}
+    }
+    info = sandbox.delivery_info()
+    secrets = {sandbox.api_secret, info["sftp_password"], *filter(None, people)}
+    assert leaks("\n".join(meltano.logs), secrets) == []
