@@ -21,3 +21,4 @@ lint: bootstrap
 bench: bootstrap
 	$(PY) bench/painchek_bench.py
 	$(PY) bench/humanapi_bench.py
+	$(PY) bench/healthex_bench.py
