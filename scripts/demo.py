@@ -29,6 +29,7 @@ PAINCHEK_TABLES = (
     "licenses",
 )
 CHANGES = {"insert": 5, "update": 10, "delete": 3}
+CREDENTIALS = ("--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET)
 
 
 def control(url: str, path: str, body: dict | None = None) -> t.Any:
@@ -53,10 +54,6 @@ def sandbox(vendor: str, *options: str) -> Iterator[str]:
             vendor,
             "--port",
             "0",
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret",
-            CLIENT_SECRET,
             *options,
         ],
         cwd=ROOT,
@@ -93,7 +90,7 @@ def query(sql: str) -> list[tuple]:
 
 
 def painchek(env: dict[str, str]) -> None:
-    with sandbox("painchek", "--patients", "2000") as url:
+    with sandbox("painchek", "--patients", "2000", *CREDENTIALS) as url:
         print(f"\n== PainChek sandbox at {url} (2,000 patients)")
         env = {
             **env,
@@ -129,7 +126,7 @@ def painchek(env: dict[str, str]) -> None:
 
 
 def humanapi(env: dict[str, str]) -> None:
-    with sandbox("humanapi", "--users", "200") as url:
+    with sandbox("humanapi", "--users", "200", *CREDENTIALS) as url:
         print(f"\n== Human API sandbox at {url} (200 users)")
         env = {
             **env,
@@ -173,12 +170,72 @@ def humanapi(env: dict[str, str]) -> None:
     )
 
 
+def healthex(env: dict[str, str]) -> None:
+    with sandbox(
+        "healthex",
+        "--projects",
+        "proj-a,proj-b",
+        "--patients",
+        "10",
+        "--delivery",
+        "s3",
+        "--api-key",
+        CLIENT_ID,
+        "--api-secret",
+        CLIENT_SECRET,
+    ) as url:
+        print(f"\n== HealthEx sandbox at {url} (2 projects x 10 patients, S3 delivery)")
+        info = control(url, "/_control/delivery")
+        env = {
+            **env,
+            "TAP_HEALTHEX_API_URL": url,
+            "TAP_HEALTHEX_API_KEY": CLIENT_ID,
+            "TAP_HEALTHEX_API_SECRET": CLIENT_SECRET,
+            "TAP_HEALTHEX_PROJECT_IDS": '["proj-a", "proj-b"]',
+            "TAP_HEALTHEX_DELIVERY_TYPE": "s3",
+            "TAP_HEALTHEX_REQUEST_UPDATES": "true",
+            "TAP_HEALTHEX_S3_ENDPOINT_URL": info["s3_endpoint_url"],
+            "TAP_HEALTHEX_S3_BUCKET": info["s3_bucket"],
+            "TAP_HEALTHEX_S3_PREFIX": info["s3_prefix"],
+            "TAP_HEALTHEX_AWS_REGION": info["s3_region"],
+            "TAP_HEALTHEX_AWS_ACCESS_KEY_ID": info["s3_access_key_id"],
+            "TAP_HEALTHEX_AWS_SECRET_ACCESS_KEY": info["s3_secret_access_key"],
+        }
+        print(
+            "run 1: meltano run --full-refresh tap-healthex target-duckdb "
+            "(reads the delivered bundles, asks HealthEx to refresh every patient) ..."
+        )
+        meltano_run(env, "tap-healthex", "--full-refresh", log="demo-healthex-1.log")
+        ((files_1,),) = query("select count(*) from healthex.delivery_files")
+        print("run 2: meltano run tap-healthex target-duckdb (the refreshed deliveries) ...")
+        meltano_run(env, "tap-healthex", log="demo-healthex-2.log")
+    ((files,),) = query("select count(*) from healthex.delivery_files")
+    print(f"\ndelivered files read: {files_1} in run 1, {files - files_1} new in run 2")
+    for message, count in query(
+        "select message, count(*) from healthex.data_update_requests group by 1 order by 2 desc"
+    ):
+        print(f"  $updateData {message:<30}{count:>4} patients")
+    tables = (
+        "patient",
+        "condition",
+        "observation",
+        "medication_request",
+        "immunization",
+        "fhir_other",
+    )
+    print(
+        "resources: "
+        + ", ".join(f"{t} {query(f'select count(*) from healthex.{t}')[0][0]}" for t in tables)
+    )
+
+
 def main() -> None:
     OUTPUT.mkdir(exist_ok=True)
     WAREHOUSE.unlink(missing_ok=True)
     env = {**os.environ, "MELTANO_ENVIRONMENT": "dev", "TARGET_DUCKDB_FILEPATH": str(WAREHOUSE)}
     painchek(env)
     humanapi(env)
+    healthex(env)
     print(f"\nwarehouse: {WAREHOUSE.relative_to(ROOT)}; logs: output/demo-*.log")
 
 
