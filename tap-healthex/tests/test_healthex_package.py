@@ -71,4 +71,4 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs(dist, tmp_path):
         text=True,
     )
     assert '"name": "tap-healthex"' in about.stdout
-    assert "client_secret" in about.stdout
+    assert "api_secret" in about.stdout

@@ -120,7 +120,7 @@ MEDICAL_TYPES: dict[str, dict] = {
     "functional_statuses": typed(name=S, value=S, dateTime=D),
     "immunizations": typed(name=S, dateTime=D, route=S),
     "instructions": typed(name=S, text=S, dateTime=D),
-    "issues": typed(name=S, status=S, onset=D),
+    "issues": typed(name=S, status=S, onset=S),  # a date or a date-time, as sent
     "medications": typed(
         name=S, dosage=S, route=S, status=S, startedAt=D, stoppedAt=D, prescriber=S
     ),

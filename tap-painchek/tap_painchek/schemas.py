@@ -133,8 +133,9 @@ SITES = _schema(
 ADMISSIONS = _schema(
     _str("patient", "UUID of the admitted patient."),
     _str("site", "UUID of the site."),
-    _ts("start", "Start of the admission."),
-    _ts("end", "End of the admission; null while ongoing."),
+    # The vendor does not document these types (dates are seen): kept as sent.
+    _str("start", "Start of the admission, as sent (a date or a date-time)."),
+    _str("end", "End of the admission, as sent; null while ongoing."),
     _str("unit", "Unit."),
     _str("room", "Room."),
     _str("bed", "Bed."),
