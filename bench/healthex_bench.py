@@ -72,20 +72,7 @@ def main() -> None:
         ours = measure(STREAMING, path)
         plain = measure(JSON_LOAD, path)
 
-        info = sandbox.delivery_info()
-        config = {
-            "api_url": sandbox.url,
-            "api_key": sandbox.api_key,
-            "api_secret": sandbox.api_secret,
-            "project_ids": ["proj-a"],
-            "delivery_type": "sftp",
-            "sftp_host": info["sftp_host"],
-            "sftp_port": info["sftp_port"],
-            "sftp_username": info["sftp_username"],
-            "sftp_password": info["sftp_password"],
-            "sftp_root": info["sftp_root"],
-            "sftp_known_hosts": info["sftp_host_key_line"],
-        }
+        config = sandbox.tap_config("sftp")
         work = Path(tempfile.mkdtemp(prefix="healthex-bench-"))
         (work / "config.json").write_text(json.dumps(config))
         start = time.perf_counter()

@@ -53,13 +53,7 @@ def main() -> None:
     sandbox = HumanAPISandbox(seed=1, users=options.users)
     sandbox.start()
     work = Path(tempfile.mkdtemp(prefix="humanapi-bench-"))
-    base = {
-        "client_id": sandbox.client_id,
-        "client_secret": sandbox.client_secret,
-        "auth_url": sandbox.url,
-        "admin_url": sandbox.url,
-        "api_url": sandbox.api_url,
-    }
+    base = sandbox.tap_config()
     try:
         _, state = run_tap({**base, "max_workers": 32}, {}, work)  # the initial full sync
         served = sandbox.client_user_ids("served")

@@ -104,16 +104,7 @@ def main() -> None:
     sandbox.start()
     work = Path(tempfile.mkdtemp(prefix="painchek-bench-"))
     config = work / "config.json"
-    config.write_text(
-        json.dumps(
-            {
-                "api_url": sandbox.url,
-                "client_id": sandbox.client_id,
-                "client_secret": sandbox.client_secret,
-                "page_size": PAGE_SIZE,
-            }
-        )
-    )
+    config.write_text(json.dumps(sandbox.tap_config(page_size=PAGE_SIZE)))
     try:
         served, served_seconds = timed(sandbox_alone, sandbox)
         base_best = tap_best = float("inf")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import typing as t
@@ -52,6 +53,17 @@ class Meltano:
             msg = f"meltano {' '.join(args)} exited {done.returncode}:\n{tail}"
             raise AssertionError(msg)
         return done
+
+
+def meltano_env(plugin: str, config: dict[str, t.Any]) -> dict[str, str]:
+    """A tap's settings as the environment variables Meltano reads (lists as JSON)."""
+    prefix = plugin.upper().replace("-", "_")
+    return {
+        f"{prefix}_{key.upper()}": json.dumps(value)
+        if isinstance(value, list | bool)
+        else str(value)
+        for key, value in config.items()
+    }
 
 
 def duckdb_rows(path: Path, schema: str, table: str) -> list[dict[str, t.Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import duckdb_rows, postgres_rows
+from harness import duckdb_rows, meltano_env, postgres_rows
 from leaks import leaks
 
 RESOURCE_TABLES = (
@@ -25,34 +25,7 @@ RESOURCE_TABLES = (
 
 
 def _env(sandbox, delivery: str) -> dict[str, str]:
-    info = sandbox.delivery_info()
-    env = {
-        "TAP_HEALTHEX_API_URL": sandbox.url,
-        "TAP_HEALTHEX_API_KEY": sandbox.api_key,
-        "TAP_HEALTHEX_API_SECRET": sandbox.api_secret,
-        "TAP_HEALTHEX_PROJECT_IDS": json.dumps(list(sandbox.projects)),
-        "TAP_HEALTHEX_DELIVERY_TYPE": delivery,
-        "TAP_HEALTHEX_REQUEST_UPDATES": "true",
-    }
-    if delivery == "s3":
-        env |= {
-            "TAP_HEALTHEX_S3_ENDPOINT_URL": info["s3_endpoint_url"],
-            "TAP_HEALTHEX_S3_BUCKET": info["s3_bucket"],
-            "TAP_HEALTHEX_S3_PREFIX": info["s3_prefix"],
-            "TAP_HEALTHEX_AWS_REGION": info["s3_region"],
-            "TAP_HEALTHEX_AWS_ACCESS_KEY_ID": info["s3_access_key_id"],
-            "TAP_HEALTHEX_AWS_SECRET_ACCESS_KEY": info["s3_secret_access_key"],
-        }
-    else:
-        env |= {
-            "TAP_HEALTHEX_SFTP_HOST": info["sftp_host"],
-            "TAP_HEALTHEX_SFTP_PORT": str(info["sftp_port"]),
-            "TAP_HEALTHEX_SFTP_USERNAME": info["sftp_username"],
-            "TAP_HEALTHEX_SFTP_PASSWORD": info["sftp_password"],
-            "TAP_HEALTHEX_SFTP_ROOT": info["sftp_root"],
-            "TAP_HEALTHEX_SFTP_KNOWN_HOSTS": info["sftp_host_key_line"],
-        }
-    return env
+    return meltano_env("tap-healthex", sandbox.tap_config(delivery, request_updates=True))
 
 
 def _truth(sandbox) -> dict[tuple, dict]:

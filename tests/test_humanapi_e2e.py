@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import compare, duckdb_rows, postgres_rows
+from harness import compare, duckdb_rows, meltano_env, postgres_rows
 from leaks import leaks
 from sandbox.humanapi import PATHS, SINGLE_TABLES
 
@@ -23,13 +23,7 @@ def _key(table: str):
 
 
 def _env(sandbox) -> dict[str, str]:
-    return {
-        "TAP_HUMANAPI_CLIENT_ID": sandbox.client_id,
-        "TAP_HUMANAPI_CLIENT_SECRET": sandbox.client_secret,
-        "TAP_HUMANAPI_AUTH_URL": sandbox.url,
-        "TAP_HUMANAPI_ADMIN_URL": sandbox.url,
-        "TAP_HUMANAPI_API_URL": sandbox.api_url,
-    }
+    return meltano_env("tap-humanapi", sandbox.tap_config())
 
 
 def _assert_equals_truth(sandbox, rows_of) -> None:

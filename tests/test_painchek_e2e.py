@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from harness import compare, duckdb_rows, postgres_rows
+from harness import compare, duckdb_rows, meltano_env, postgres_rows
 from leaks import leaks, patient_details
 
 TABLES = ("patients", "assessments", "sites", "admissions", "comments", "users", "licenses")
 
 
 def _sandbox_env(sandbox) -> dict[str, str]:
-    return {
-        "TAP_PAINCHEK_API_URL": sandbox.url,
-        "TAP_PAINCHEK_CLIENT_ID": sandbox.client_id,
-        "TAP_PAINCHEK_CLIENT_SECRET": sandbox.client_secret,
-    }
+    return meltano_env("tap-painchek", sandbox.tap_config())
 
 
 def _change_everything(sandbox) -> None:

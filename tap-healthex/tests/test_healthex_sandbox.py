@@ -8,35 +8,7 @@ from tap_healthex.fhir import OTHER, STREAM_OF_TYPE
 
 
 def config_for(sandbox, delivery: str, **extra) -> dict:
-    info = sandbox.delivery_info()
-    config = {
-        "api_url": sandbox.url,
-        "api_key": sandbox.api_key,
-        "api_secret": sandbox.api_secret,
-        "project_ids": list(sandbox.projects),
-        "delivery_type": delivery,
-        "max_retry_seconds": 10,
-        **extra,
-    }
-    if delivery == "s3":
-        config |= {
-            "s3_endpoint_url": info["s3_endpoint_url"],
-            "s3_bucket": info["s3_bucket"],
-            "s3_prefix": info["s3_prefix"],
-            "aws_region": info["s3_region"],
-            "aws_access_key_id": info["s3_access_key_id"],
-            "aws_secret_access_key": info["s3_secret_access_key"],
-        }
-    elif delivery == "sftp":
-        config |= {
-            "sftp_host": info["sftp_host"],
-            "sftp_port": info["sftp_port"],
-            "sftp_username": info["sftp_username"],
-            "sftp_password": info["sftp_password"],
-            "sftp_root": info["sftp_root"],
-            "sftp_known_hosts": info["sftp_host_key_line"],
-        }
-    return config
+    return sandbox.tap_config(delivery, max_retry_seconds=10, **extra)
 
 
 def resources_landed(*runs) -> dict[tuple, dict]:

@@ -14,11 +14,5 @@ atexit.register(_SANDBOX.stop)
 
 TestTapHumanAPI = get_tap_test_class(
     tap_class=TapHumanAPI,
-    config={
-        "client_id": _SANDBOX.client_id,
-        "client_secret": _SANDBOX.client_secret,
-        "auth_url": _SANDBOX.url,
-        "admin_url": _SANDBOX.url,
-        "api_url": _SANDBOX.api_url,
-    },
+    config=_SANDBOX.tap_config(),
 )

@@ -10,15 +10,7 @@ STREAM_OF_TABLE = {table: table.removesuffix("_readings") for table in PATHS}
 
 
 def _config(sandbox, **extra) -> dict:
-    return {
-        "client_id": sandbox.client_id,
-        "client_secret": sandbox.client_secret,
-        "auth_url": sandbox.url,
-        "admin_url": sandbox.url,
-        "api_url": sandbox.api_url,
-        "max_retry_seconds": 30,
-        **extra,
-    }
+    return sandbox.tap_config(max_retry_seconds=30, **extra)
 
 
 def _key(stream: str, record: dict) -> tuple:

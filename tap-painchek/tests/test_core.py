@@ -14,10 +14,5 @@ atexit.register(_SANDBOX.stop)
 
 TestTapPainChek = get_tap_test_class(
     tap_class=TapPainChek,
-    config={
-        "api_url": _SANDBOX.url,
-        "client_id": _SANDBOX.client_id,
-        "client_secret": _SANDBOX.client_secret,
-        "page_size": 50,
-    },
+    config=_SANDBOX.tap_config(page_size=50),
 )

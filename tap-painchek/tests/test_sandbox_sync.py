@@ -12,12 +12,7 @@ ORDER_KEYS = {
 
 
 def _config(sandbox) -> dict:
-    return {
-        "api_url": sandbox.url,
-        "client_id": sandbox.client_id,
-        "client_secret": sandbox.client_secret,
-        "page_size": 10,
-    }
+    return sandbox.tap_config(page_size=10)
 
 
 def _land(warehouse: dict[str, dict], records: list[dict]) -> None:

@@ -841,6 +841,37 @@ class HealthExSandbox(VendorSandbox):
         """The local directory the SFTP client sees as ``/``."""
         return self._sftp.directory if self._sftp else None
 
+    def tap_config(self, delivery: str | None = None, **overrides: Any) -> dict[str, Any]:
+        """Settings that point tap-healthex at this sandbox and one of its deliveries."""
+        info = self.delivery_info()
+        kind = delivery or ("none" if self.delivery == "both" else self.delivery)
+        config = {
+            "api_url": self.url,
+            "api_key": self.api_key,
+            "api_secret": self.api_secret,
+            "project_ids": list(self.projects),
+            "delivery_type": kind,
+        }
+        if kind == "s3":
+            config |= {
+                "s3_endpoint_url": info["s3_endpoint_url"],
+                "s3_bucket": info["s3_bucket"],
+                "s3_prefix": info["s3_prefix"],
+                "aws_region": info["s3_region"],
+                "aws_access_key_id": info["s3_access_key_id"],
+                "aws_secret_access_key": info["s3_secret_access_key"],
+            }
+        elif kind == "sftp":
+            config |= {
+                "sftp_host": info["sftp_host"],
+                "sftp_port": info["sftp_port"],
+                "sftp_username": info["sftp_username"],
+                "sftp_password": info["sftp_password"],
+                "sftp_root": info["sftp_root"],
+                "sftp_known_hosts": info["sftp_host_key_line"],
+            }
+        return config | overrides
+
     def delivery_info(self) -> dict[str, Any]:
         """Coordinates of the delivery servers (None where not delivering)."""
         return {

@@ -1257,6 +1257,17 @@ class HumanAPISandbox(VendorSandbox):
 
     # -- tokens -----------------------------------------------------------------------
 
+    def tap_config(self, **overrides: Any) -> dict[str, Any]:
+        """Settings that point tap-humanapi at this sandbox (one port, three hosts)."""
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "auth_url": self.url,
+            "admin_url": self.url,
+            "api_url": self.api_url,
+            **overrides,
+        }
+
     def issued_tokens(self) -> list[str]:
         """Every token issued (access, refresh and client), so tests can grep logs for them."""
         with self._lock:

@@ -943,6 +943,15 @@ class PainChekSandbox(VendorSandbox):
             if forbid is not None:
                 self._forbidden = frozenset(forbid)
 
+    def tap_config(self, **overrides: Any) -> dict[str, Any]:
+        """Settings that point tap-painchek at this sandbox."""
+        return {
+            "api_url": self.url,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            **overrides,
+        }
+
     def issued_tokens(self) -> list[str]:
         """Every token this sandbox has issued, so tests can grep logs for them."""
         with self._lock:
