@@ -95,5 +95,11 @@ def test_resources_that_landed_equal_the_delivered_bundles(
         if k in {"firstName", "lastName", "dateOfBirth", "email"}
     }
     info = sandbox.delivery_info()
-    secrets = {sandbox.api_secret, info["sftp_password"], *filter(None, people)}
+    secrets = {
+        sandbox.api_secret,
+        info["sftp_password"],
+        *sandbox.issued_tokens(),
+        *filter(None, people),
+    }
+    assert sandbox.issued_tokens()
     assert leaks("\n".join(meltano.logs), secrets) == []

@@ -626,6 +626,7 @@ class HealthExSandbox(VendorSandbox):
         self.forbidden_projects: set[str] = set()
         self._signing_key = secrets.token_bytes(32)
         self._tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
+        self._issued: list[str] = []
         self._clock = _CLOCK_START
         self._rng = random.Random(f"healthex-{seed}")
         self._mutation_rng = random.Random(f"healthex-mutations-{seed}")
@@ -1227,6 +1228,11 @@ class HealthExSandbox(VendorSandbox):
 
     # -- tokens -----------------------------------------------------------------------
 
+    def issued_tokens(self) -> list[str]:
+        """Every token issued, so tests can grep logs for them."""
+        with self._lock:
+            return list(self._issued)
+
     def revoke_tokens(self) -> None:
         """Invalidate every issued token."""
         with self._lock:
@@ -1259,6 +1265,7 @@ class HealthExSandbox(VendorSandbox):
         token = f"{signing_input}.{_b64url(signature)}"
         with self._lock:
             self._tokens[token] = now + self.token_ttl
+            self._issued.append(token)
             self._stats.incr("tokens_issued")
         return token
 
