@@ -35,3 +35,14 @@ def pg_schema() -> t.Iterator[str]:
     finally:
         con.execute(f'drop schema if exists "{schema}" cascade')
         con.close()
+
+
+def pytest_terminal_summary(terminalreporter: t.Any) -> None:
+    """The resilience summary: one line per scenario that ran."""
+    from harness import SCENARIOS, SUMMARY_HEADER  # noqa: PLC0415
+
+    if SCENARIOS:
+        terminalreporter.section("nothing lost, nothing leaked")
+        terminalreporter.write_line(SUMMARY_HEADER)
+        for scenario in SCENARIOS:
+            terminalreporter.write_line(scenario.line())

@@ -142,3 +142,35 @@ def compare(
         or (deleted is not None and deleted(got[k]) != deleted(want[k]))
     )
     return Comparison(table, len(want), lost, stale, extra)
+
+
+@dataclass
+class Scenario:
+    """One line of the summary the suite prints at the end."""
+
+    name: str
+    runs: int = 0
+    faults: int = 0
+    retries: int = 0
+    compared: int = 0
+    lost: int = 0
+    stale: int = 0
+    leaks: int = 0
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<44}{self.runs:>5}{self.faults:>8}{self.retries:>9}"
+            f"{self.compared:>10}{self.lost:>6}{self.stale:>7}{self.leaks:>7}"
+        )
+
+
+SCENARIOS: list[Scenario] = []
+SUMMARY_HEADER = (
+    f"{'scenario':<44}{'runs':>5}{'faults':>8}{'retries':>9}"
+    f"{'compared':>10}{'lost':>6}{'stale':>7}{'leaks':>7}"
+)
+
+
+def retries_in(logs: str) -> int:
+    """Retries the taps logged ("... retrying in N s")."""
+    return logs.count("retrying in ")
