@@ -264,7 +264,11 @@ def test_faults_then_changes_then_faults_end_equal_to_the_truth(request, meltano
     sandbox.set_faults(
         rate=rate, seed=int(rate * 100), kinds=FAULT_KINDS, retry_after=1, slow_seconds=1.5
     )
-    meltano.env |= meltano_env(vendor.tap, {**vendor.tap_config(sandbox), "request_timeout": 1})
+    # Small pages, so even the small PainChek sync makes enough requests to fault.
+    config = {**vendor.tap_config(sandbox), "request_timeout": 1}
+    if name == "painchek":
+        config["page_size"] = 10
+    meltano.env |= meltano_env(vendor.tap, config)
     path = meltano.workdir / "warehouse.duckdb"
     scenario = Scenario(f"{name}: {rate:.0%} faults, data changing")
     _settle(vendor, sandbox, meltano, path, scenario)
