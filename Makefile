@@ -14,9 +14,9 @@ test: bootstrap
 	$(PY) -m pytest
 
 lint: bootstrap
-	.venv/bin/ruff check tap-painchek sandbox tests bench scripts
-	.venv/bin/ruff format --check tap-painchek sandbox tests bench scripts
-	.venv/bin/mypy tap-painchek/tap_painchek
+	.venv/bin/ruff check tap-painchek tap-humanapi tap-healthex sandbox tests bench scripts
+	.venv/bin/ruff format --check tap-painchek tap-humanapi tap-healthex sandbox tests bench scripts
+	.venv/bin/mypy tap-painchek/tap_painchek tap-humanapi/tap_humanapi tap-healthex/tap_healthex sandbox/src
 
 bench: bootstrap
 	$(PY) bench/painchek_bench.py
