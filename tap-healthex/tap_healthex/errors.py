@@ -7,7 +7,6 @@ They never carry a response body, a query string, a token or a patient field.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlparse
 
 import msgspec
 import requests
@@ -46,8 +45,3 @@ def describe_response(response: requests.Response, what: str) -> str:
     if code := vendor_error_code(response):
         text += f" (vendor code '{code}')"
     return text
-
-
-def path_of(url: str) -> str:
-    """The path of a URL, without its query string (which may carry ids or dates)."""
-    return urlparse(url).path

@@ -279,10 +279,11 @@ class Coordinator:
         merged.update({c.user.human_id: c.new_marker for c in self.checks() if c.new_marker})
         return merged
 
-    def _get(self, user: HumanUser, path: str, what: str, params: dict | None = None) -> Reply:
+    def _get(self, user: HumanUser, url: str, what: str, params: dict | None = None) -> Reply:
+        """GET with the user's token (minted again once on a 401)."""
         return self.transport.send(
             "GET",
-            self.api_url + path,
+            url,
             what=what,
             token=lambda: self.user_tokens.get(user.client_user_id),
             on_unauthorized=lambda: self.user_tokens.invalidate(user.client_user_id),
@@ -292,7 +293,7 @@ class Coordinator:
     def read_sources(self, user: HumanUser) -> list[dict]:
         """The user's source accounts with their sync status."""
         what = "stream 'sources': GET /sources"
-        reply = self._get(user, "/sources", what)
+        reply = self._get(user, self.api_url + "/sources", what)
         if not reply.response.ok:
             raise UserFailure(describe_response(reply.response, what))
         if not isinstance(reply.body, list) or not all(isinstance(s, dict) for s in reply.body):
@@ -358,7 +359,7 @@ class Coordinator:
     def _read(self, check: UserCheck, endpoint: EndpointSpec) -> list[dict]:
         what = f"stream '{endpoint.name}': GET {endpoint.path}"
         if endpoint.single:
-            reply = self._get(check.user, endpoint.path, what)
+            reply = self._get(check.user, self.api_url + endpoint.path, what)
             if reply.response.status_code == 404:
                 return []
             if not reply.response.ok:
@@ -374,14 +375,7 @@ class Coordinator:
         url = self.api_url + endpoint.path
         params: dict[str, t.Any] | None = {**base, "offset": 0}
         while True:
-            reply = self.transport.send(
-                "GET",
-                url,
-                what=what,
-                token=lambda: self.user_tokens.get(check.user.client_user_id),
-                on_unauthorized=lambda: self.user_tokens.invalidate(check.user.client_user_id),
-                params=params,
-            )
+            reply = self._get(check.user, url, what, params)
             if not reply.response.ok:
                 raise UserFailure(describe_response(reply.response, what))
             page = reply.body
