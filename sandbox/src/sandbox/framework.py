@@ -24,7 +24,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +34,10 @@ from urllib.parse import parse_qsl, urlsplit
 import msgspec
 
 FAULT_KINDS = ("429", "500", "502", "503", "drop", "slow", "expire", "truncate")
+# Persistent bad answers (``malform``): not transient faults but a vendor bug or a
+# proxy in the way, for the bad-input tests.
+MALFORM_KINDS = ("html", "shape", "drop_key", "huge")
+_PROXY_PAGE = b"<!doctype html><html><body><h1>Please sign in to the network</h1></body></html>"
 CONTROL_PREFIX = "/_control/"
 
 _HTML_ERRORS = {
@@ -79,6 +83,9 @@ class Response:
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
     records: int = 0
+    # Spaces after the body (still valid JSON), written in chunks: an oversized answer
+    # without holding it in memory.
+    padding: int = 0
 
 
 Handler = Callable[[Request], Response]
@@ -272,6 +279,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if fault == "slow":
             time.sleep(sandbox.faults.slow_seconds)
         response = sandbox.fault_response(fault, request) or sandbox.handle_api(request)
+        response = sandbox.malformed(request.path, response)
         if fault == "truncate":
             self._write(response, truncate=True)
             return
@@ -285,7 +293,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         lines = [
             f"HTTP/1.1 {response.status} {_phrase(response.status)}",
             f"Content-Type: {response.content_type}",
-            f"Content-Length: {len(body)}",
+            f"Content-Length: {len(body) + response.padding}",
         ]
         lines += [f"{name}: {value}" for name, value in response.headers]
         if truncate:
@@ -294,6 +302,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.close_connection:
             lines.append("Connection: close")
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        chunk = b" " * (1 << 20)
+        for start in range(0, response.padding, len(chunk)):
+            self.wfile.write(chunk[: response.padding - start])
 
 
 def _phrase(status: int) -> str:
@@ -301,6 +312,15 @@ def _phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
+
+
+def _without_key(value: Any, key: str) -> Any:
+    """``value`` with ``key`` removed from every object in it, at any depth."""
+    if isinstance(value, dict):
+        return {k: _without_key(v, key) for k, v in value.items() if k != key}
+    if isinstance(value, list):
+        return [_without_key(item, key) for item in value]
+    return value
 
 
 class VendorSandbox(abc.ABC):
@@ -313,6 +333,7 @@ class VendorSandbox(abc.ABC):
         self.faults = FaultInjector()
         self._stats = Stats(self.extra_stats)
         self._schedules: list[_Scheduled] = []
+        self._malformed: dict[str, tuple[str, str | None, int]] = {}
         self.latency_ms = _parse_int(latency_ms, "latency_ms", 0)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -377,6 +398,7 @@ class VendorSandbox(abc.ABC):
             ("POST", p + "fail_next"): self._control_fail_next,
             ("POST", p + "config"): self._control_config,
             ("POST", p + "schedule"): self._control_schedule,
+            ("POST", p + "malform"): self._control_malform,
             ("GET", p + "stats"): lambda _r: json_response(200, self.stats()),
             ("POST", p + "stats/reset"): self._control_reset_stats,
         }
@@ -482,6 +504,47 @@ class VendorSandbox(abc.ABC):
             checked.append(dict(op))
         with self._lock:
             self._schedules.append(_Scheduled(path, after, checked))
+
+    def malform(self, path: str, kind: str, key: str | None = None, size: int = 0) -> None:
+        """Answer every successful API request under ``path`` badly, until ``malform_clear``.
+
+        ``html``: a 200 HTML page (a captive portal or proxy); ``shape``: the JSON
+        wrapped the wrong way (a list becomes ``{"data": [...]}``, an object a list);
+        ``drop_key``: ``key`` removed from every object in the body; ``huge``: the body
+        padded with spaces to ``size`` bytes (valid JSON, far too large).
+        """
+        if kind not in MALFORM_KINDS:
+            raise ControlError(f"kind must be one of {list(MALFORM_KINDS)}")
+        if kind == "drop_key" and not key:
+            raise ControlError("drop_key needs a key")
+        with self._lock:
+            self._malformed[path] = (kind, key, _parse_int(size, "size", 0))
+
+    def malform_clear(self) -> None:
+        """Answer normally again."""
+        with self._lock:
+            self._malformed.clear()
+
+    def malformed(self, path: str, response: Response) -> Response:
+        """``response``, spoiled as ``malform`` asked for ``path`` (2xx JSON answers only)."""
+        with self._lock:
+            rule = next(
+                (rule for prefix, rule in self._malformed.items() if path.startswith(prefix)),
+                None,
+            )
+        if rule is None or not 200 <= response.status < 300:
+            return response
+        kind, key, size = rule
+        if kind == "html":
+            return Response(200, _PROXY_PAGE, content_type="text/html")
+        if kind == "huge":
+            return replace(response, padding=max(size - len(response.body), 0))
+        payload = msgspec.json.decode(response.body)
+        if kind == "shape":
+            payload = {"data": payload} if isinstance(payload, list) else [payload]
+        else:
+            payload = _without_key(payload, str(key))
+        return replace(response, body=msgspec.json.encode(payload))
 
     def stats(self) -> dict[str, Any]:
         """Counters of API requests since start or the last reset."""
@@ -608,6 +671,14 @@ class VendorSandbox(abc.ABC):
 
     def _control_schedule(self, request: Request) -> Response:
         self.schedule(**self._control_body(request))
+        return json_response(200, {"ok": True})
+
+    def _control_malform(self, request: Request) -> Response:
+        body = self._control_body(request)
+        if body.get("clear"):
+            self.malform_clear()
+        else:
+            self.malform(**body)
         return json_response(200, {"ok": True})
 
     def _control_reset_stats(self, _request: Request) -> Response:
