@@ -14,7 +14,7 @@ import typing as t
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from tap_painchek.errors import PainChekError, describe_response
+from tap_painchek.errors import PainChekError, describe_response, refuse_large_bodies
 
 if t.TYPE_CHECKING:
     from tap_painchek.retry import RetryPolicy
@@ -54,6 +54,7 @@ class ClientCredentialsAuth(AuthBase):
         self._retry = retry
         self._clock = clock
         self._session = requests.Session()
+        self._session.hooks["response"].append(refuse_large_bodies)
         self._lock = threading.Lock()
         self._token: str | None = None
         self._refresh_at = 0.0

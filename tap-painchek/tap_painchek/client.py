@@ -17,6 +17,7 @@ from tap_painchek.errors import (
     StreamForbidden,
     Unauthorized,
     describe_response,
+    refuse_large_bodies,
 )
 from tap_painchek.pagination import SyncPage, UpdateStampPaginator, page_body
 
@@ -53,6 +54,7 @@ class PainChekStream(RESTStream[SyncPage]):
         self._auth = auth
         self._retry = retry
         self._paginator: UpdateStampPaginator | None = None
+        self.requests_session.hooks["response"].append(refuse_large_bodies)
 
     @property
     def url_base(self) -> str:
@@ -88,16 +90,8 @@ class PainChekStream(RESTStream[SyncPage]):
         saved = self.get_starting_replication_key_value(context)
         if saved is None:
             return configured
-        if isinstance(saved, str) and saved.isdigit():
-            saved = int(saved)
-        if isinstance(saved, bool) or not isinstance(saved, int):
-            msg = (
-                f"state for stream '{self.name}' holds a {type(saved).__name__} as its "
-                "update_stamp bookmark; expected an integer (is this a state file of "
-                "another tap?)"
-            )
-            raise PainChekError(msg)
-        return max(saved, configured)
+        # load_state() checked it is an integer, or a string of digits.
+        return max(int(saved), configured)
 
     def get_new_paginator(self) -> UpdateStampPaginator:
         """A fresh paginator starting at this run's bookmark."""

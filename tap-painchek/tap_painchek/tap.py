@@ -15,11 +15,14 @@ from singer_sdk.singerlib import SingerMessageType
 
 from tap_painchek.auth import BasicAuth, ClientCredentialsAuth
 from tap_painchek.client import __version__
+from tap_painchek.errors import PainChekError
+from tap_painchek.inputs import CheckedInputs, InputError, check_state, settings_message
 from tap_painchek.retry import RetryPolicy
 from tap_painchek.streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
+    from singer_sdk import Stream
     from singer_sdk.singerlib.encoding.simple import Message
 
     from tap_painchek.client import PainChekStream
@@ -66,7 +69,16 @@ def settings_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     return errors
 
 
-class TapPainChek(Tap):
+def _stamp_problem(_stream: Stream, value: t.Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isdigit():
+        return None
+    return f"the update_stamp bookmark is a {type(value).__name__}, not an integer"
+
+
+# CheckedInputs.invoke takes the --state and --catalog paths, where Tap's takes files.
+class TapPainChek(CheckedInputs, Tap):  # type: ignore[misc]
     """Singer tap for the PainChek integration API."""
 
     name = "tap-painchek"
@@ -156,11 +168,19 @@ class TapPainChek(Tap):
     ).to_dict()
 
     def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
-        super().__init__(*args, validate_config=validate_config, **kwargs)
+        try:
+            super().__init__(*args, validate_config=validate_config, **kwargs)
+        except ConfigValidationError as exc:
+            message = settings_message(exc.errors, self.config, self.config_jsonschema)
+            raise InputError(message) from None
         if validate_config and (errors := settings_errors(self.config)):
-            raise ConfigValidationError(
-                "Config validation failed", errors=errors, schema=self.config_jsonschema
-            )
+            raise InputError(settings_message(errors, self.config, self.config_jsonschema))
+
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Refuse a state of another tap, or one whose bookmarks are not update_stamps."""
+        for name in check_state(state, self.streams, _stamp_problem):
+            self.logger.warning("Ignoring the state of stream '%s', which this tap lacks", name)
+        super().load_state(state)
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
@@ -194,5 +214,14 @@ class TapPainChek(Tap):
         ]
 
 
+def cli() -> None:
+    """The ``tap-painchek`` command: a failure it explains ends in that one line, exit 1."""
+    try:
+        TapPainChek.cli()
+    except PainChekError as exc:
+        TapPainChek.logger.error("%s", exc)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    TapPainChek.cli()
+    cli()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from singer_sdk.exceptions import ConfigValidationError
+from tap_painchek.inputs import InputError
 from tap_painchek.tap import TapPainChek
 
 
@@ -19,14 +19,18 @@ from tap_painchek.tap import TapPainChek
         ({"client_id": None, "client_secret": None}, "set client_id + client_secret"),
         ({"page_size": 5000}, "page_size"),
         ({"start_update_stamp": "ten"}, "start_update_stamp"),
+        ({"client_secret": 31415926}, "config['client_secret']"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_setting(base_config, change, expected):
     config = {k: v for k, v in {**base_config, **change}.items() if v is not None}
-    with pytest.raises(ConfigValidationError) as caught:
+    with pytest.raises(InputError) as caught:
         TapPainChek(config=config)
-    assert any(expected in error for error in caught.value.errors), caught.value.errors
-    assert "unit-test-client-secret" not in " ".join(caught.value.errors)
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
+    assert "unit-test-client-secret" not in message
+    assert "31415926" not in message
 
 
 @pytest.mark.parametrize("url", ["http://localhost:8765", "http://127.0.0.1:9"])
