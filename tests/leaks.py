@@ -33,3 +33,32 @@ def patient_details(sandbox: t.Any) -> set[str]:
     for row in sandbox.truth("assessments"):
         details.update(filter(None, (row.get("patient_first_name"), row.get("patient_last_name"))))
     return details
+
+
+def painchek_secrets(sandbox) -> set[str]:
+    """What no PainChek log may hold: the secret, the tokens, patients' details."""
+    return {sandbox.client_secret, *sandbox.issued_tokens(), *patient_details(sandbox)}
+
+
+def humanapi_secrets(sandbox) -> set[str]:
+    """What no Human API log may hold: the secret, the tokens, users' details."""
+    people = {
+        v
+        for u in sandbox.users()
+        for k, v in u.items()
+        if k in {"firstName", "lastName", "dateOfBirth", "clientUserEmail"}
+    }
+    return {sandbox.client_secret, *sandbox.issued_tokens(), *filter(None, people)}
+
+
+def healthex_secrets(sandbox) -> set[str]:
+    """What no HealthEx log may hold: the secrets, the tokens, patients' details."""
+    people = {
+        v
+        for p in sandbox.truth("identified_patients")
+        for k, v in p.items()
+        if k in {"firstName", "lastName", "dateOfBirth", "email"}
+    }
+    # moto's S3 key is the word "testing", which is no secret; the SFTP password is one.
+    password = sandbox.delivery_info().get("sftp_password")
+    return {sandbox.api_secret, *sandbox.issued_tokens(), *filter(None, (*people, password))}

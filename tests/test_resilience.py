@@ -31,7 +31,7 @@ from harness import (
     meltano_env,
     retries_in,
 )
-from leaks import leaks
+from leaks import healthex_secrets, humanapi_secrets, leaks, painchek_secrets
 from sandbox.framework import FAULT_KINDS
 from sandbox.humanapi import PATHS as HUMANAPI_PATHS
 from sandbox.humanapi import SINGLE_TABLES
@@ -89,15 +89,6 @@ def _painchek_compare(sandbox, path: Path) -> list[Comparison]:
     ]
 
 
-def _painchek_secrets(sandbox) -> set[str]:
-    people = {
-        v
-        for r in sandbox.truth("patients")
-        for v in (r["first_name"], r["last_name"], r["birth_date"])
-    }
-    return {sandbox.client_secret, *sandbox.issued_tokens(), *filter(None, people)}
-
-
 def _humanapi_change(sandbox) -> None:
     for client_user_id in sandbox.client_user_ids("served")[::4]:
         sandbox.source_sync(client_user_id, new=2, updated=1)
@@ -125,16 +116,6 @@ def _humanapi_compare(sandbox, path: Path) -> list[Comparison]:
             )
         )
     return results
-
-
-def _humanapi_secrets(sandbox) -> set[str]:
-    people = {
-        v
-        for u in sandbox.users()
-        for k, v in u.items()
-        if k in {"firstName", "lastName", "dateOfBirth", "clientUserEmail"}
-    }
-    return {sandbox.client_secret, *sandbox.issued_tokens(), *filter(None, people)}
 
 
 def _humanapi_settled(_sandbox, path: Path) -> bool:
@@ -178,16 +159,6 @@ def _healthex_settled(sandbox, path: Path) -> bool:
     return {d["key"] for d in sandbox.delivered()} <= read
 
 
-def _healthex_secrets(sandbox) -> set[str]:
-    people = {
-        v
-        for p in sandbox.truth("identified_patients")
-        for k, v in p.items()
-        if k in {"firstName", "lastName", "dateOfBirth", "email"}
-    }
-    return {sandbox.api_secret, *sandbox.issued_tokens(), *filter(None, people)}
-
-
 VENDORS = {
     "painchek": Vendor(
         tap="tap-painchek",
@@ -197,7 +168,7 @@ VENDORS = {
         tap_config=lambda sb: sb.tap_config(page_size=50),
         change=_painchek_change,
         compare_all=_painchek_compare,
-        secrets=_painchek_secrets,
+        secrets=painchek_secrets,
     ),
     "humanapi": Vendor(
         tap="tap-humanapi",
@@ -207,7 +178,7 @@ VENDORS = {
         tap_config=lambda sb: sb.tap_config(),
         change=_humanapi_change,
         compare_all=_humanapi_compare,
-        secrets=_humanapi_secrets,
+        secrets=humanapi_secrets,
         settled=_humanapi_settled,
     ),
     "healthex": Vendor(
@@ -218,7 +189,7 @@ VENDORS = {
         tap_config=lambda sb: sb.tap_config("s3", request_updates=True),
         change=_healthex_change,
         compare_all=_healthex_compare,
-        secrets=_healthex_secrets,
+        secrets=healthex_secrets,
         settled=_healthex_settled,
     ),
 }
