@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -74,12 +74,24 @@ class Vendor:
     compare_all: t.Callable[[t.Any, Path], list[Comparison]]
     secrets: t.Callable[[t.Any], set[str]]
     settled: t.Callable[[t.Any, Path], bool] = lambda _sandbox, _path: True
+    # Schedules changes that land while the tap pages (between two of its requests).
+    during: t.Callable[[t.Any], None] = lambda _sandbox: None
+    # Settings for the mid-sync scenario: small pages, so changes land between pages.
+    paged: dict[str, t.Any] = field(default_factory=dict)
 
 
 def _painchek_change(sandbox) -> None:
     for table in PAINCHEK_TABLES:
         for op, count in (("insert", 2), ("update", 3), ("delete", 1)):
             sandbox.mutate(table, op, count=count)
+
+
+def _painchek_during(sandbox) -> None:
+    edits = [("update", 4), ("insert", 2), ("delete", 1)]
+    for table, path in (("patients", "/api/patients/"), ("assessments", "/api/assessments/")):
+        for after in (1, 3, 5):
+            ops = [{"table": table, "op": op, "count": count} for op, count in edits]
+            sandbox.schedule(after, ops, path=path)
 
 
 def _painchek_compare(sandbox, path: Path) -> list[Comparison]:
@@ -92,6 +104,14 @@ def _painchek_compare(sandbox, path: Path) -> list[Comparison]:
 def _humanapi_change(sandbox) -> None:
     for client_user_id in sandbox.client_user_ids("served")[::4]:
         sandbox.source_sync(client_user_id, new=2, updated=1)
+
+
+def _humanapi_during(sandbox) -> None:
+    # A source sync while users are paged: records move in the updatedAt order.
+    served = sandbox.client_user_ids("served")
+    for after, client_user_id in zip((2, 5, 9, 14), served[::3], strict=False):
+        op = {"op": "source_sync", "client_user_id": client_user_id, "new": 3, "updated": 3}
+        sandbox.schedule(after, [op], path="/v1/human/medical/allergies")
 
 
 def _humanapi_compare(sandbox, path: Path) -> list[Comparison]:
@@ -169,6 +189,8 @@ VENDORS = {
         change=_painchek_change,
         compare_all=_painchek_compare,
         secrets=painchek_secrets,
+        during=_painchek_during,
+        paged={"page_size": 10},
     ),
     "humanapi": Vendor(
         tap="tap-humanapi",
@@ -180,6 +202,8 @@ VENDORS = {
         compare_all=_humanapi_compare,
         secrets=humanapi_secrets,
         settled=_humanapi_settled,
+        during=_humanapi_during,
+        paged={"page_size": 2},
     ),
     "healthex": Vendor(
         tap="tap-healthex",
@@ -247,6 +271,29 @@ def test_faults_then_changes_then_faults_end_equal_to_the_truth(request, meltano
     _settle(vendor, sandbox, meltano, path, scenario)
     scenario.faults = sandbox.stats()["faults_injected"]
     assert scenario.faults > 0
+    _finish(vendor, sandbox, meltano, path, scenario)
+
+
+MID_SYNC = [("painchek", order, {"order": order}) for order in ("desc", "asc", "uuid")]
+MID_SYNC += [("humanapi", "updatedAt", {})]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("name", "order", "options"), MID_SYNC, ids=[f"{n}-{o}" for n, o, _ in MID_SYNC]
+)
+def test_rows_changing_during_a_sync_end_equal_to_the_truth(request, meltano, name, order, options):
+    vendor = VENDORS[name]
+    sandbox = request.getfixturevalue(vendor.fixture)(seed=65, **vendor.small, **options)
+    meltano.env |= meltano_env(vendor.tap, {**vendor.tap_config(sandbox), **vendor.paged})
+    path = meltano.workdir / "warehouse.duckdb"
+    scenario = Scenario(f"{name}: rows changing mid-sync ({order})")
+    vendor.during(sandbox)
+    _settle(vendor, sandbox, meltano, path, scenario)
+    scenario.faults = sandbox.stats()["schedules_applied"]
+    assert scenario.faults > 0  # the changes landed while the tap was reading
+    # The next scheduled run picks up what changed behind the tap's back.
+    _settle(vendor, sandbox, meltano, path, scenario)
     _finish(vendor, sandbox, meltano, path, scenario)
 
 

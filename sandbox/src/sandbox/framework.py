@@ -168,7 +168,7 @@ class FaultInjector:
 class Stats:
     """Request counters; ``names`` are the vendor's extra counters."""
 
-    BASE = ("requests", "faults_injected", "records_served")
+    BASE = ("requests", "faults_injected", "records_served", "schedules_applied")
 
     def __init__(self, names: Iterable[str] = ()) -> None:
         self._names = (*self.BASE, *names)
@@ -612,6 +612,7 @@ class VendorSandbox(abc.ABC):
             if not due:
                 return
             self._schedules = [item for item in self._schedules if item.remaining > 0]
+            self._stats.incr("schedules_applied", len(due))
             extra = self.schedule_ops()
             for item in due:
                 for op in item.ops:
