@@ -15,7 +15,13 @@ import msgspec
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_humanapi.errors import Unauthorized, describe_response
+from tap_humanapi.errors import (
+    ResponseTooLargeError,
+    Unauthorized,
+    describe_response,
+    refuse_large_bodies,
+    too_large,
+)
 
 if t.TYPE_CHECKING:
     from tap_humanapi.retry import RetryPolicy
@@ -49,6 +55,7 @@ class Transport:
         if session is None:
             session = self._local.session = requests.Session()
             session.headers.update({"User-Agent": self.user_agent, "Accept": "application/json"})
+            session.hooks["response"].append(refuse_large_bodies)
         return session
 
     def send(
@@ -66,9 +73,17 @@ class Transport:
 
         def attempt() -> Reply:
             headers = {"Authorization": f"Bearer {token()}"} if token else {}
-            response = self._session().request(
-                method, url, params=params, json=json_body, headers=headers, timeout=self.timeout
-            )
+            try:
+                response = self._session().request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            except ResponseTooLargeError:  # name the stream or call, not only the path
+                raise ResponseTooLargeError(too_large(what)) from None
             if response.status_code == 401 and on_unauthorized is not None:
                 raise Unauthorized(describe_response(response, what))
             self.retry.raise_for_retriable(response, what=what)

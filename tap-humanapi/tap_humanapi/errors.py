@@ -15,10 +15,17 @@ from singer_sdk.exceptions import FatalAPIError
 
 _SAFE_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _MAX_ERROR_BODY = 64 * 1024
+# A page holds at most 500 records and /sources a user's few accounts, a few MB: a
+# larger body is a fault, and reading it whole would hold it all in memory.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
 class HumanAPIError(FatalAPIError):
     """A failure that ends the run; its message is safe to log."""
+
+
+class ResponseTooLargeError(HumanAPIError):
+    """An answer over MAX_RESPONSE_BYTES, refused unread; it ends the run."""
 
 
 class UserFailure(Exception):  # noqa: N818 - a per-user outcome, not a crash
@@ -55,3 +62,30 @@ def describe_response(response: requests.Response, what: str) -> str:
 def path_of(url: str) -> str:
     """The path of a URL, without its query string (which may carry ids or dates)."""
     return urlparse(url).path
+
+
+def too_large(what: str) -> str:
+    """One line: what was asked answered a body over the limit."""
+    return f"{what} answered a body over {MAX_RESPONSE_BYTES >> 20} MiB; refusing to read it"
+
+
+def refuse_large_bodies(response: requests.Response, *_args: object, **_kwargs: object) -> None:
+    """A requests response hook: read the body, but never more than MAX_RESPONSE_BYTES.
+
+    requests runs response hooks before it reads the body, so an oversized answer is
+    refused after its headers (or after the limit, when it gives no length).
+    """
+    declared = response.headers.get("Content-Length", "")
+    body = bytearray()
+    if not (declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES):
+        for chunk in response.iter_content(1 << 16):
+            body += chunk
+            if len(body) > MAX_RESPONSE_BYTES:
+                break
+        else:
+            response._content = bytes(body)  # what requests itself sets after reading
+            return
+    response.close()
+    raise ResponseTooLargeError(
+        too_large(f"{response.request.method} {path_of(response.request.url or '')}")
+    )

@@ -17,6 +17,7 @@ from singer_sdk.singerlib import SingerMessageType
 from tap_humanapi.auth import Minter
 from tap_humanapi.client import Transport, __version__
 from tap_humanapi.errors import HumanAPIError
+from tap_humanapi.inputs import CheckedInputs, InputError, check_state, settings_message
 from tap_humanapi.retry import RetryPolicy
 from tap_humanapi.streams import STREAM_TYPES, PerUserStream, UserDataStream
 from tap_humanapi.users import MARKERS_STREAM, Coordinator, EndpointSpec, parse_time
@@ -55,11 +56,41 @@ def settings_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     return errors
 
 
+def _bookmark_problem(stream: Stream, value: t.Any) -> str | None:
+    """What is wrong with an SDK bookmark value: the data streams' updatedAt, a string.
+
+    Only its type is checked: the tap reads no SDK bookmark (the per-user markers
+    decide what is read), so an odd time of Human API's must not refuse the next run.
+    """
+    if stream.replication_key is None:
+        return "it holds a replication_key_value, but the stream has no replication key"
+    if isinstance(value, str):
+        return None
+    return f"the {stream.replication_key} bookmark is a {type(value).__name__}, not a date-time"
+
+
+def _markers_problem(bookmark: t.Mapping[str, t.Any]) -> str | None:
+    """What is wrong with the per-user markers: humanId to synchedAt, and stream names."""
+    users = bookmark.get("users")
+    if users is not None:
+        if not isinstance(users, dict) or not all(isinstance(k, str) for k in users):
+            return "'users' is not a map of humanId to synchedAt"
+        if not all(parse_time(v) for v in users.values()):
+            return "'users' holds a synchedAt that is not an ISO-8601 date-time"
+    streams = bookmark.get("streams")
+    if streams is not None and (
+        not isinstance(streams, list) or not all(isinstance(n, str) for n in streams)
+    ):
+        return "'streams' is not a list of stream names"
+    return None
+
+
 def _setting(name: str, kind: t.Any, title: str, text: str, **kw: t.Any) -> th.Property:
     return th.Property(name, kind, title=title, description=text, **kw)
 
 
-class TapHumanAPI(Tap):
+# CheckedInputs.invoke takes the --state and --catalog paths, where Tap's takes files.
+class TapHumanAPI(CheckedInputs, Tap):  # type: ignore[misc]
     """Singer tap for Human API."""
 
     name = "tap-humanapi"
@@ -165,11 +196,29 @@ class TapHumanAPI(Tap):
     ).to_dict()
 
     def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
-        super().__init__(*args, validate_config=validate_config, **kwargs)
+        try:
+            super().__init__(*args, validate_config=validate_config, **kwargs)
+        except ConfigValidationError as exc:
+            message = settings_message(exc.errors, self.config, self.config_jsonschema)
+            raise InputError(message) from None
         if validate_config and (errors := settings_errors(self.config)):
-            raise ConfigValidationError(
-                "Config validation failed", errors=errors, schema=self.config_jsonschema
+            raise InputError(settings_message(errors, self.config, self.config_jsonschema))
+
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Refuse a state of another tap, or per-user markers that are not synchedAt times.
+
+        Checked here, before any request: a bad state ends the run before it reads.
+        """
+        for name in check_state(state, self.streams, _bookmark_problem):
+            self.logger.warning("Ignoring the state of stream '%s', which this tap lacks", name)
+        markers = state.get("bookmarks", {}).get(MARKERS_STREAM)
+        if isinstance(markers, dict) and (problem := _markers_problem(markers)):
+            msg = (
+                f"state for stream '{MARKERS_STREAM}': {problem} "
+                "(is this a state file of another tap?)"
             )
+            raise InputError(msg)
+        super().load_state(state)
 
     def discover_streams(self) -> list[Stream]:
         """The users, sources, every data endpoint and user_sync_status."""
@@ -186,18 +235,9 @@ class TapHumanAPI(Tap):
         ]
 
     def _saved_markers(self) -> dict[str, str]:
+        # load_state() checked the shape: humanId to synchedAt, and a list of names.
         bookmark = self.state.get("bookmarks", {}).get(MARKERS_STREAM, {})
-        saved = bookmark.get("users")
-        if saved is None:
-            return {}
-        if not isinstance(saved, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in saved.items()
-        ):
-            msg = (
-                f"state for stream '{MARKERS_STREAM}' has 'users' that is not a map of "
-                "humanId to synchedAt (is this a state file of another tap?)"
-            )
-            raise HumanAPIError(msg)
+        saved: dict[str, str] = bookmark.get("users") or {}
         if added := {e.name for e in self._endpoints()} - set(bookmark.get("streams") or []):
             self.logger.info(
                 "%d newly selected stream(s): reading every user's history again", len(added)
@@ -237,5 +277,14 @@ class TapHumanAPI(Tap):
         return coordinator
 
 
+def cli() -> None:
+    """The ``tap-humanapi`` command: a failure it explains ends in that one line, exit 1."""
+    try:
+        TapHumanAPI.cli()
+    except HumanAPIError as exc:
+        TapHumanAPI.logger.error("%s", exc)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    TapHumanAPI.cli()
+    cli()

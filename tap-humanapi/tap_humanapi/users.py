@@ -49,6 +49,11 @@ ADMIN_USERS_PATH = "/api/v1/users"
 # The stream whose state holds the per-user markers: humanIds and Human API times only.
 MARKERS_STREAM = "user_sync_status"
 REAUTH_DETAIL = "reauthenticationRequired"
+# Keys every object of an answer must hold as a non-empty string, and what they are.
+# human_id, the rest of each primary key, is the tap's; a single object's key is it alone.
+SOURCE_KEYS = {"id": "part of its primary key", "source": "part of its primary key"}
+RECORD_KEYS = {"id": "part of its primary key", "updatedAt": "its replication key"}
+SINGLE_KEYS = {"updatedAt": "its replication key"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,17 @@ def parse_time(value: t.Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def check_keys(what: str, noun: str, objects: list[dict], keys: Mapping[str, str]) -> None:
+    """Every object holds each key as a non-empty string, or HumanAPIError naming it.
+
+    The message names the call and the key, never a value (it may be patient data).
+    """
+    for key, role in keys.items():
+        if not all(isinstance(o.get(key), str) and o[key] for o in objects):
+            msg = f"{what} answered a {noun} without a string '{key}' ({role})"
+            raise HumanAPIError(msg)
 
 
 def format_time(value: datetime) -> str:
@@ -299,6 +315,7 @@ class Coordinator:
         if not isinstance(reply.body, list) or not all(isinstance(s, dict) for s in reply.body):
             msg = f"{what} answered JSON of an unexpected shape (expected a list of sources)"
             raise HumanAPIError(msg)
+        check_keys(what, "source", reply.body, SOURCE_KEYS)
         return reply.body
 
     def _check(self, user: HumanUser) -> UserCheck:
@@ -367,6 +384,7 @@ class Coordinator:
             if not isinstance(reply.body, dict):
                 msg = f"{what} answered JSON of an unexpected shape (expected one object)"
                 raise HumanAPIError(msg)
+            check_keys(what, "record", [reply.body], SINGLE_KEYS)
             return [reply.body]
         base: dict[str, t.Any] = {"limit": self.page_size}
         if check.updated_since is not None:
@@ -379,11 +397,10 @@ class Coordinator:
             if not reply.response.ok:
                 raise UserFailure(describe_response(reply.response, what))
             page = reply.body
-            if not isinstance(page, list) or not all(
-                isinstance(r, dict) and isinstance(r.get("id"), str) for r in page
-            ):
-                msg = f"{what} answered JSON of an unexpected shape (a list of records with ids)"
+            if not isinstance(page, list) or not all(isinstance(r, dict) for r in page):
+                msg = f"{what} answered JSON of an unexpected shape (expected a list of records)"
                 raise HumanAPIError(msg)
+            check_keys(what, "record", page, RECORD_KEYS)
             records.extend(page)
             if len(page) < self.page_size:
                 return records

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from humanapi_helpers import FakeHumanAPI
-from singer_sdk.exceptions import ConfigValidationError
+from tap_humanapi.inputs import InputError
 from tap_humanapi.tap import TapHumanAPI
 from tap_humanapi.users import in_shard
 
@@ -17,13 +17,21 @@ from tap_humanapi.users import in_shard
         ({"shard_count": 2, "shard_index": 2}, "shard_index must be less than shard_count"),
         ({"page_size": 501}, "page_size"),
         ({"start_date": "yesterday"}, "start_date"),
+        ({"request_timeout": "soon"}, "config['request_timeout']"),
+        ({"client_secret": 31415926}, "config['client_secret']"),
+        ({"client_secret": ["unit-test-client-secret"]}, "config['client_secret']"),
     ],
 )
-def test_bad_settings_name_the_setting(base_config, change, expected):
+def test_bad_settings_name_the_setting_in_one_line_hiding_secrets(base_config, change, expected):
     config = {k: v for k, v in {**base_config, **change}.items() if v is not None}
-    with pytest.raises(ConfigValidationError) as caught:
+    with pytest.raises(InputError) as caught:
         TapHumanAPI(config=config)
-    assert any(expected in e for e in caught.value.errors), caught.value.errors
+    message = str(caught.value)
+    assert expected in message
+    assert message.startswith("invalid settings: ")
+    assert "\n" not in message
+    assert "unit-test-client-secret" not in message
+    assert "31415926" not in message
 
 
 def test_first_run_reads_everything_then_no_change_is_two_requests_per_user(
