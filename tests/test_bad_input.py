@@ -132,7 +132,9 @@ def _answer_cases(
             for role, key in keys.items()
         ),
     ]
-    return [Case(name, expect, spoil=bad, watched=watched) for name, expect, bad in cases]
+    return [
+        Case(f"{stream}: {name}", expect, spoil=bad, watched=watched) for name, expect, bad in cases
+    ]
 
 
 # -- PainChek -------------------------------------------------------------------------
