@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import typing as t
 from pathlib import Path
 
@@ -53,7 +54,9 @@ def settings_message(errors: t.Iterable[str], config: t.Mapping, schema: dict) -
     for name, spec in schema.get("properties", {}).items():
         value = config.get(name)
         if spec.get("secret") and value not in (None, ""):
-            text = text.replace(repr(value), "(hidden)").replace(str(value), "(hidden)")
+            for shown in (repr(value), str(value)):
+                # Whole tokens only: an api_key "key" must not spoil "sftp_private_key".
+                text = re.sub(rf"(?<![\w-]){re.escape(shown)}(?![\w-])", "(hidden)", text)
     return f"invalid settings: {text}"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import typing as t
 from pathlib import Path
 
@@ -53,7 +54,9 @@ def settings_message(errors: t.Iterable[str], config: t.Mapping, schema: dict) -
     for name, spec in schema.get("properties", {}).items():
         value = config.get(name)
         if spec.get("secret") and value not in (None, ""):
-            text = text.replace(repr(value), "(hidden)").replace(str(value), "(hidden)")
+            for shown in (repr(value), str(value)):
+                # Whole tokens only: an api_key "key" must not spoil "sftp_private_key".
+                text = re.sub(rf"(?<![\w-]){re.escape(shown)}(?![\w-])", "(hidden)", text)
     return f"invalid settings: {text}"
 
 
@@ -95,8 +98,13 @@ def _check_bookmark(
     for entry in (bookmark, *partitions):
         key = entry.get("replication_key")
         if key is not None and key != stream.replication_key:
+            expected = (
+                f"not by '{stream.replication_key}'"
+                if stream.replication_key
+                else "but the stream has no replication key"
+            )
             msg = (
-                f"{where} is bookmarked by '{key}', not by '{stream.replication_key}' "
+                f"{where} is bookmarked by '{key}', {expected} "
                 "(is this a state file of another tap?)"
             )
             raise InputError(msg)
