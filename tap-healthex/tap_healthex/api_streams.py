@@ -11,7 +11,12 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_healthex.client import HealthExStream
-from tap_healthex.errors import Unauthorized, describe_response, vendor_error_code
+from tap_healthex.errors import (
+    HealthExError,
+    Unauthorized,
+    describe_response,
+    vendor_error_code,
+)
 
 if t.TYPE_CHECKING:
     import requests
@@ -150,6 +155,7 @@ class DataUpdateRequestsStream(HealthExStream):
         """POST $updateData for this patient if due; record the answer."""
         if not self.config.get("request_updates") or context is None:
             return
+        self._ready()
         project = context["project_id"]
         last = self.get_starting_timestamp(context)
         interval = timedelta(hours=float(self.config.get("update_interval_hours", 24)))
@@ -171,7 +177,18 @@ class DataUpdateRequestsStream(HealthExStream):
                 project,
             )
             return
-        body = response.json() if response.ok else {}
+        body: t.Any = {}
+        if response.ok:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):  # HealthEx acted: no retry, which would ask again
+                msg = (
+                    f"{self._what()} answered {response.status_code} with a body that is not "
+                    "a JSON object"
+                )
+                raise HealthExError(msg)
         yield {
             "project_id": project,
             "patient_id": context["patient_id"],

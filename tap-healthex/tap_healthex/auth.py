@@ -15,7 +15,7 @@ import typing as t
 import requests
 from requests.auth import AuthBase
 
-from tap_healthex.errors import HealthExError, describe_response
+from tap_healthex.errors import HealthExError, describe_response, refuse_large_bodies
 
 if t.TYPE_CHECKING:
     from tap_healthex.retry import RetryPolicy
@@ -54,6 +54,7 @@ class TokenAuth(AuthBase):
         self._user_agent = user_agent
         self._retry = retry
         self._session = requests.Session()
+        self._session.hooks["response"].append(refuse_large_bodies)
         self._lock = threading.Lock()
         self._token: str | None = None
         self._refresh_at = 0.0
@@ -62,6 +63,10 @@ class TokenAuth(AuthBase):
         """Attach a valid bearer token."""
         request.headers["Authorization"] = f"Bearer {self._valid_token()}"
         return request
+
+    def log_in(self) -> None:
+        """Mint the token now (if not held): wrong credentials fail here."""
+        self._valid_token()
 
     def invalidate(self) -> None:
         """Forget the token; the next request mints a new one."""

@@ -11,9 +11,17 @@ from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_healthex.errors import HealthExError, Unauthorized, describe_response
+from tap_healthex.errors import (
+    HealthExError,
+    Unauthorized,
+    describe_response,
+    refuse_large_bodies,
+)
+from tap_healthex.files import parse_time
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
     import requests
     from requests.auth import AuthBase
     from singer_sdk import Tap
@@ -54,10 +62,19 @@ class HealthExStream(RESTStream[int]):
 
     records_path: str
 
-    def __init__(self, tap: Tap, *, auth: AuthBase, retry: RetryPolicy) -> None:
+    def __init__(
+        self,
+        tap: Tap,
+        *,
+        auth: AuthBase,
+        retry: RetryPolicy,
+        ready: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(tap)
         self._auth = auth
         self._retry = retry
+        self._ready = ready or (lambda: None)
+        self.requests_session.hooks["response"].append(refuse_large_bodies)
 
     @property
     def url_base(self) -> str:
@@ -86,6 +103,11 @@ class HealthExStream(RESTStream[int]):
 
     def _what(self) -> str:
         return f"stream '{self.name}': GET {self.path}"
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        """The records, once the tap has checked every source of the run."""
+        self._ready()
+        yield from super().get_records(context)
 
     def get_new_paginator(self) -> EnvelopePaginator:
         """Offset paging from 0."""
@@ -133,14 +155,29 @@ class HealthExStream(RESTStream[int]):
             isinstance(body, dict)
             and isinstance(body.get("data"), list)
             and isinstance(body.get("total"), int)
-            and all(isinstance(r, dict) and isinstance(r.get("id"), str) for r in body["data"])
+            and all(isinstance(r, dict) for r in body["data"])
         ):
             msg = (
                 f"{self._what()} answered JSON of an unexpected shape (expected "
-                "{data: [records with ids], total})"
+                "{data: [records], total})"
             )
             raise HealthExError(msg)
+        for row in body["data"]:
+            self._check_keys(row)
         response.healthex_page = body  # type: ignore[attr-defined]
+
+    def _check_keys(self, row: dict) -> None:
+        """A record must carry its id and, if the stream has one, its replication key."""
+        if not (isinstance(row.get("id"), str) and row["id"]):
+            msg = f"{self._what()} answered a record without an 'id' (its primary key)"
+            raise HealthExError(msg)
+        key = self.replication_key
+        if key and parse_time(row.get(key)) is None:
+            msg = (
+                f"{self._what()} answered a record without an ISO date-time '{key}' "
+                "(its replication key)"
+            )
+            raise HealthExError(msg)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """The page's records."""

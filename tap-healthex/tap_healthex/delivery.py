@@ -2,6 +2,8 @@
 
 Both list files with their size, etag (S3) and last-modified time, and download one
 file to a local file object in chunks, so a 200 MB bundle never sits in memory.
+A refused login, a missing bucket or an unreachable server is one HealthExError
+naming the setting to check.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ import re
 import stat
 import string
 import typing as t
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from tap_healthex.errors import HealthExError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
+
+    import paramiko
 
 TEMPLATE_FIELDS = ("orgId", "projectId", "healthexPatientId", "externalId", "retrievalId")
 
@@ -44,6 +49,58 @@ def template_pattern(template: str) -> re.Pattern[str]:
                 raise HealthExError(msg)
             pattern += f"(?P<{field}>[^/]+)"
     return re.compile(pattern + r"\Z")
+
+
+# S3 error codes, and the settings that cause them.
+S3_CHECK = {
+    "InvalidAccessKeyId": "aws_access_key_id",
+    "SignatureDoesNotMatch": "aws_secret_access_key",
+    "InvalidToken": "aws_session_token",
+    "ExpiredToken": "aws_session_token",
+    "TokenRefreshRequired": "aws_session_token",
+    "AccessDenied": "the credentials' access to s3_bucket",
+    "AllAccessDisabled": "the credentials' access to s3_bucket",
+    "NoSuchBucket": "s3_bucket",
+    "PermanentRedirect": "aws_region",
+    "AuthorizationHeaderMalformed": "aws_region",
+}
+
+
+@contextmanager
+def s3_errors(what: str) -> Iterator[None]:
+    """Turn boto3's errors into one line that names the setting to check."""
+    from botocore.exceptions import (  # noqa: PLC0415 - only when S3 is the delivery
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+    )
+
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code.isdigit():  # a HEAD request's error has no body, only its status
+            code, status = {"403": "AccessDenied", "404": "NotFound"}.get(code, ""), code
+        shown = code if code.isalnum() and len(code) <= 64 else "an error"
+        msg = f"{what} answered {shown}" + (f" ({status})" if status else "")
+        if check := S3_CHECK.get(code):
+            msg += f"; check {check}"
+        raise HealthExError(msg) from None
+    except NoCredentialsError:
+        msg = (
+            f"{what}: no AWS credentials; set aws_access_key_id and aws_secret_access_key "
+            "or configure the standard AWS credential chain"
+        )
+        raise HealthExError(msg) from None
+    except EndpointConnectionError:
+        msg = f"{what}: could not reach S3; check s3_endpoint_url and aws_region"
+        raise HealthExError(msg) from None
+    except BotoCoreError as exc:
+        msg = f"{what} failed ({type(exc).__name__})"
+        raise HealthExError(msg) from None
 
 
 class S3Store:
@@ -76,19 +133,21 @@ class S3Store:
         """Every object under the prefix."""
         paginator = self._client.get_paginator("list_objects_v2")
         root = f"{self.prefix}/" if self.prefix else ""
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=root):
-            for item in page.get("Contents", []):
-                yield RemoteFile(
-                    key=item["Key"][len(root) :],
-                    size=int(item["Size"]),
-                    etag=str(item.get("ETag", "")).strip('"') or None,
-                    last_modified=item["LastModified"].astimezone(UTC),
-                )
+        with s3_errors(f"S3 listing of s3_bucket '{self.bucket}'"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=root):
+                for item in page.get("Contents", []):
+                    yield RemoteFile(
+                        key=item["Key"][len(root) :],
+                        size=int(item["Size"]),
+                        etag=str(item.get("ETag", "")).strip('"') or None,
+                        last_modified=item["LastModified"].astimezone(UTC),
+                    )
 
     def download(self, key: str, target: t.BinaryIO) -> None:
         """Stream one object into ``target``."""
         full = f"{self.prefix}/{key}" if self.prefix else key
-        self._client.download_fileobj(self.bucket, full, target)
+        with s3_errors(f"S3 download of delivered file '{key}'"):
+            self._client.download_fileobj(self.bucket, full, target)
 
     def close(self) -> None:
         """Nothing to close."""
@@ -113,7 +172,21 @@ class SftpStore:
             self._ssh.set_missing_host_key_policy(paramiko.AutoAddPolicy())
         key = None
         if config.get("sftp_private_key"):
-            key = paramiko.PKey.from_private_key(io.StringIO(str(config["sftp_private_key"])))
+            key = _private_key(str(config["sftp_private_key"]))
+        try:
+            self._connect(host, port, config, key)
+            self._sftp = self._ssh.open_sftp()
+        except BaseException:
+            self._ssh.close()
+            raise
+        self.root = str(config.get("sftp_root") or ".").rstrip("/") or "/"
+
+    def _connect(
+        self, host: str, port: int, config: Mapping[str, t.Any], key: paramiko.PKey | None
+    ) -> None:
+        import paramiko  # noqa: PLC0415
+
+        where = f"sftp_host {host}:{port}"
         try:
             self._ssh.connect(
                 host,
@@ -127,9 +200,13 @@ class SftpStore:
             )
         except paramiko.BadHostKeyException:
             msg = (
-                f"sftp_host {host}:{port} presented a host key that does not match "
+                f"{where} presented a host key that does not match "
                 "sftp_known_hosts; refusing to connect"
             )
+            raise HealthExError(msg) from None
+        except paramiko.AuthenticationException:
+            secret = "sftp_private_key" if key is not None else "sftp_password"
+            msg = f"{where} refused the login; check sftp_username and {secret}"
             raise HealthExError(msg) from None
         except paramiko.SSHException as exc:
             reason = (
@@ -137,16 +214,24 @@ class SftpStore:
                 if "not found in known_hosts" in str(exc)
                 else type(exc).__name__
             )
-            msg = f"could not connect to sftp_host {host}:{port}: {reason}"
+            msg = f"could not connect to {where}: {reason}"
             raise HealthExError(msg) from None
-        self._sftp = self._ssh.open_sftp()
-        self.root = str(config.get("sftp_root") or ".").rstrip("/") or "/"
+        except OSError as exc:
+            msg = f"could not connect to {where}: {exc.strerror or type(exc).__name__}"
+            raise HealthExError(msg) from None
 
     def _load_known_hosts(self, known: str) -> None:
         """``sftp_known_hosts``: known_hosts lines, or the path of such a file."""
+        try:
+            self._add_known_hosts(known)
+        except OSError as exc:
+            msg = f"sftp_known_hosts '{known}' cannot be read ({exc.strerror or 'error'})"
+            raise HealthExError(msg) from None
+
+    def _add_known_hosts(self, known: str) -> None:
         from paramiko.hostkeys import HostKeyEntry  # noqa: PLC0415
 
-        lines = known if "\n" in known or " " in known.strip() else open(known).read()  # noqa: SIM115
+        lines = known if "\n" in known or " " in known.strip() else Path(known).read_text()
         keys = self._ssh.get_host_keys()
         for line in lines.splitlines():
             if line.strip() and not line.startswith("#"):
@@ -157,6 +242,13 @@ class SftpStore:
 
     def list(self) -> Iterator[RemoteFile]:
         """Every regular file below the root (recursively)."""
+        try:
+            yield from self._list()
+        except OSError as exc:
+            msg = f"SFTP listing of sftp_root '{self.root}' failed ({_reason(exc)})"
+            raise HealthExError(msg) from None
+
+    def _list(self) -> Iterator[RemoteFile]:
         pending = [self.root]
         while pending:
             directory = pending.pop()
@@ -174,9 +266,30 @@ class SftpStore:
 
     def download(self, key: str, target: t.BinaryIO) -> None:
         """Stream one file into ``target``."""
-        self._sftp.getfo(str(PurePosixPath(self.root) / key), target)
+        try:
+            self._sftp.getfo(str(PurePosixPath(self.root) / key), target)
+        except OSError as exc:
+            msg = f"SFTP download of delivered file '{key}' failed ({_reason(exc)})"
+            raise HealthExError(msg) from None
 
     def close(self) -> None:
         """Close the SFTP session and the SSH connection."""
         self._sftp.close()
         self._ssh.close()
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _private_key(text: str) -> paramiko.PKey:
+    """``sftp_private_key``: an unencrypted RSA, ECDSA or Ed25519 key, OpenSSH or PEM."""
+    import paramiko  # noqa: PLC0415 - only when SFTP is the delivery
+
+    for kind in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            return kind.from_private_key(io.StringIO(text))
+        except (paramiko.SSHException, ValueError):
+            continue
+    msg = "sftp_private_key is not an unencrypted RSA, ECDSA or Ed25519 private key"
+    raise HealthExError(msg)

@@ -7,6 +7,7 @@ They never carry a response body, a query string, a token or a patient field.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlparse
 
 import msgspec
 import requests
@@ -14,6 +15,9 @@ from singer_sdk.exceptions import FatalAPIError
 
 _SAFE_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _MAX_ERROR_BODY = 64 * 1024
+# An API page holds at most 1000 rows, a few MB: a larger body is a fault, and reading
+# it whole would hold it all in memory. (Delivered bundles are streamed, not capped.)
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
 class HealthExError(FatalAPIError):
@@ -45,3 +49,28 @@ def describe_response(response: requests.Response, what: str) -> str:
     if code := vendor_error_code(response):
         text += f" (vendor code '{code}')"
     return text
+
+
+def refuse_large_bodies(response: requests.Response, *_args: object, **_kwargs: object) -> None:
+    """A requests response hook: read the body, but never more than MAX_RESPONSE_BYTES.
+
+    requests runs response hooks before it reads the body, so an oversized answer is
+    refused after its headers (or after the limit, when it gives no length).
+    """
+    declared = response.headers.get("Content-Length", "")
+    body = bytearray()
+    if not (declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES):
+        for chunk in response.iter_content(1 << 16):
+            body += chunk
+            if len(body) > MAX_RESPONSE_BYTES:
+                break
+        else:
+            response._content = bytes(body)  # what requests itself sets after reading
+            return
+    response.close()
+    path = urlparse(response.request.url or "").path
+    msg = (
+        f"{response.request.method} {path} answered a body over "
+        f"{MAX_RESPONSE_BYTES >> 20} MiB; refusing to read it"
+    )
+    raise HealthExError(msg)

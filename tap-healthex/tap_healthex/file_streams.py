@@ -60,12 +60,19 @@ class DeliveryStream(Stream):
 
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
 
-    def __init__(self, tap: Tap, reader: Callable[[], DeliveryReader]) -> None:
+    def __init__(
+        self,
+        tap: Tap,
+        reader: Callable[[], DeliveryReader],
+        ready: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(tap)
         self._reader = reader
+        self._ready = ready or (lambda: None)
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         """The spooled records; then, if every file-backed stream is done, the watermark."""
+        self._ready()
         reader = self._reader()
         yield from reader.records(self.name)
         if reader.finished(self.name) and reader.new_watermark is not None:

@@ -5,10 +5,12 @@ after the saved watermark minus ``delivery_lookback_minutes`` (the lookback cove
 clock skew and SFTP's one-second mtimes), and that were not already read with that
 same last-modified time (the state remembers those inside the window), are downloaded (to a
 temporary file), parsed streaming, and their resources spooled per stream; the SDK
-then writes each stream from its spool. A file that is not a readable FHIR Bundle is
-recorded in ``delivery_files`` with the reason, its partial output is rolled back,
-and the run goes on. The watermark enters the state only after the last file-backed
-stream has written its records, so a killed run reads the same files again.
+then writes each stream from its spool. A file that is not a readable FHIR Bundle
+stops the run with an error naming it, before the watermark moves; with
+``skip_bad_files`` it is recorded in ``delivery_files`` with the reason instead, its
+partial output rolled back, and the run goes on. The watermark enters the state only
+after the last file-backed stream has written its records, so a killed run reads the
+same files again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import msgspec
 
 from tap_healthex.delivery import RemoteFile, S3Store, SftpStore, template_pattern
+from tap_healthex.errors import HealthExError
 from tap_healthex.fhir import OTHER, STREAM_OF_TYPE, NotFhir, bundle_resources, obj, promote
 
 if t.TYPE_CHECKING:
@@ -170,9 +173,16 @@ class DeliveryReader:
                 spool.seek(marks[name])
                 spool.truncate()
             count = 0
+            if not self.config.get("skip_bad_files", False):
+                msg = (
+                    f"delivered file '{remote.key}' is not a readable FHIR Bundle ({error}); "
+                    "the delivery watermark did not move (skip_bad_files: true records "
+                    "such files in delivery_files and goes on)"
+                )
+                raise HealthExError(msg)
             self.logger.warning("Delivered file %s skipped: %s", remote.key, error)
         file_record = {
-            **keys,
+            **{k: v for k, v in keys.items() if k != "file_key"},  # it is "key" here
             "key": remote.key,
             "size": remote.size,
             "etag": remote.etag,
@@ -185,10 +195,14 @@ class DeliveryReader:
         }
         spools[FILES_STREAM].write(self._encode(file_record) + b"\n")
 
-    def records(self, stream: str) -> Iterator[dict]:
-        """One stream's records, from the spool (read the files on first use)."""
+    def read(self) -> None:
+        """List, download and parse the files, once: the spool is then ready."""
         if self._spool is None:
             self._run()
+
+    def records(self, stream: str) -> Iterator[dict]:
+        """One stream's records, from the spool (read the files on first use)."""
+        self.read()
         assert self._spool is not None
         path = self._spool / f"{stream}.jsonl"
         if not path.exists():

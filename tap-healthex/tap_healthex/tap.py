@@ -20,11 +20,12 @@ from tap_healthex.api_streams import (
     IdentifiedPatientsStream,
 )
 from tap_healthex.auth import TokenAuth
-from tap_healthex.client import __version__
+from tap_healthex.client import HealthExStream, __version__
 from tap_healthex.delivery import template_pattern
 from tap_healthex.errors import HealthExError
 from tap_healthex.file_streams import RESOURCE_STREAMS, DeliveryFilesStream, DeliveryStream
 from tap_healthex.files import DEFAULT_TEMPLATE, FILES_STREAM, DeliveryReader, parse_time
+from tap_healthex.inputs import CheckedInputs, InputError, check_state, settings_message
 from tap_healthex.retry import RetryPolicy
 
 if t.TYPE_CHECKING:
@@ -80,7 +81,34 @@ def _setting(name: str, kind: t.Any, title: str, text: str, **kw: t.Any) -> th.P
     return th.Property(name, kind, title=title, description=text, **kw)
 
 
-class TapHealthEx(Tap):
+def _time_problem(stream: Stream, value: t.Any) -> str | None:
+    if parse_time(value) is not None:
+        return None
+    name = type(value).__name__
+    kind = "" if isinstance(value, str) else f"{'an' if name[0] in 'aeiou' else 'a'} {name}, "
+    return f"the '{stream.replication_key}' bookmark is {kind}not an ISO date-time"
+
+
+def _check_delivery_state(state: t.Mapping[str, t.Any]) -> None:
+    """The delivery_files bookmark: a watermark date-time and a map of recent files."""
+    bookmark = state.get("bookmarks", {}).get(FILES_STREAM)
+    if bookmark is None:
+        return
+    if isinstance(bookmark, dict):
+        saved, recent = bookmark.get("watermark"), bookmark.get("recent") or {}
+        if (saved is None or parse_time(saved) is not None) and (
+            isinstance(recent, dict) and all(isinstance(v, str) for v in recent.values())
+        ):
+            return
+    msg = (
+        f"state for stream '{FILES_STREAM}' is not a watermark date-time and a map "
+        "of recent files (is this a state file of another tap?)"
+    )
+    raise InputError(msg)
+
+
+# CheckedInputs.invoke takes the --state and --catalog paths, where Tap's takes files.
+class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
     """Singer tap for HealthEx."""
 
     name = "tap-healthex"
@@ -212,6 +240,15 @@ class TapHealthEx(Tap):
             default=DEFAULT_TEMPLATE,
         ),
         _setting(
+            "skip_bad_files",
+            th.BooleanType,
+            "Skip bad files",
+            "Record a delivered file that is not a readable FHIR Bundle in delivery_files "
+            "(with parse_error) and go on. Off by default: such a file stops the run with "
+            "an error naming it, and the delivery watermark does not move.",
+            default=False,
+        ),
+        _setting(
             "delivery_lookback_minutes",
             th.NumberType(minimum=0),
             "Delivery lookback minutes",
@@ -247,11 +284,41 @@ class TapHealthEx(Tap):
     ).to_dict()
 
     def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
-        super().__init__(*args, validate_config=validate_config, **kwargs)
+        self._sources_checked = False
+        try:
+            super().__init__(*args, validate_config=validate_config, **kwargs)
+        except ConfigValidationError as exc:
+            message = settings_message(exc.errors, self.config, self.config_jsonschema)
+            raise InputError(message) from None
         if validate_config and (errors := settings_errors(self.config)):
-            raise ConfigValidationError(
-                "Config validation failed", errors=errors, schema=self.config_jsonschema
-            )
+            raise InputError(settings_message(errors, self.config, self.config_jsonschema))
+
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Refuse a state of another tap, or bookmarks that are not this tap's shape."""
+        for name in check_state(state, self.streams, _time_problem):
+            self.logger.warning("Ignoring the state of stream '%s', which this tap lacks", name)
+        _check_delivery_state(state)
+        super().load_state(state)
+        # The SDK drops empty bookmarks; keep them, so the first STATE echoes the input.
+        for name, bookmark in state.get("bookmarks", {}).items():
+            if name in self.streams and bookmark == {}:
+                self.state.setdefault("bookmarks", {}).setdefault(name, {})
+
+    def check_sources(self) -> None:
+        """Before the run's first record: log in to each source it reads, read the files.
+
+        Streams sync in name order, delivered resources first: without this, a wrong API
+        secret would fail after their records were written, and a wrong S3 key after the
+        API's. A delivered file that is not FHIR also fails here, before any record.
+        """
+        if self._sources_checked:
+            return
+        self._sources_checked = True
+        selected = [s for s in self.streams.values() if s.selected]
+        if any(isinstance(s, HealthExStream) for s in selected):
+            self.authenticator.log_in()
+        if any(isinstance(s, DeliveryStream) for s in selected):
+            self.delivery_reader.read()
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
@@ -275,19 +342,12 @@ class TapHealthEx(Tap):
     @cached_property
     def delivery_reader(self) -> DeliveryReader:
         """The run's reader of delivered files (created on first use, during the sync)."""
+        # load_state() checked its shape.
         bookmark = self.state.get("bookmarks", {}).get(FILES_STREAM, {})
-        saved, recent = bookmark.get("watermark"), bookmark.get("recent") or {}
-        watermark = parse_time(saved) if saved is not None else None
-        if (saved is not None and watermark is None) or not isinstance(recent, dict):
-            msg = (
-                f"state for stream '{FILES_STREAM}' is not a watermark date-time and a map "
-                "of recent files (is this a state file of another tap?)"
-            )
-            raise HealthExError(msg)
         reader = DeliveryReader(
             config=self.config,
-            watermark=watermark,
-            recent=recent,
+            watermark=parse_time(bookmark.get("watermark")),
+            recent=bookmark.get("recent") or {},
             selected=lambda: {
                 s.name
                 for s in self.streams.values()
@@ -300,15 +360,28 @@ class TapHealthEx(Tap):
 
     def discover_streams(self) -> list[Stream]:
         """API streams, delivered files and the FHIR resource streams."""
-        auth, retry = self.authenticator, self.retry_policy
+        auth, retry, ready = self.authenticator, self.retry_policy, self.check_sources
+
+        def reader() -> DeliveryReader:
+            return self.delivery_reader
+
         return [
-            IdentifiedPatientsStream(self, auth=auth, retry=retry),
-            ConsentRecordsStream(self, auth=auth, retry=retry),
-            DataUpdateRequestsStream(self, auth=auth, retry=retry),
-            DeliveryFilesStream(self, lambda: self.delivery_reader),
-            *(stream(self, lambda: self.delivery_reader) for stream in RESOURCE_STREAMS),
+            IdentifiedPatientsStream(self, auth=auth, retry=retry, ready=ready),
+            ConsentRecordsStream(self, auth=auth, retry=retry, ready=ready),
+            DataUpdateRequestsStream(self, auth=auth, retry=retry, ready=ready),
+            DeliveryFilesStream(self, reader, ready),
+            *(stream(self, reader, ready) for stream in RESOURCE_STREAMS),
         ]
 
 
+def cli() -> None:
+    """The ``tap-healthex`` command: a failure it explains ends in that one line, exit 1."""
+    try:
+        TapHealthEx.cli()
+    except HealthExError as exc:
+        TapHealthEx.logger.error("%s", exc)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    TapHealthEx.cli()
+    cli()

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import requests
 from tap_healthex.errors import HealthExError
 from tap_healthex.fhir import OTHER, STREAM_OF_TYPE
 
@@ -68,15 +76,23 @@ def test_refresh_then_delivery_then_next_run_reads_only_new_files(make_healthex_
     assert set(resources_landed(first, second, third)) == set(resources_truth(sandbox))
 
 
-def test_a_corrupt_or_foreign_file_is_reported_and_skipped(make_healthex_sandbox, run_tap):
+def _bad_file(sandbox, retrieval: str, data: bytes) -> str:
+    project = sandbox.projects[0]
+    patient = sandbox.patient_ids(project)[0]
+    return sandbox.write_file(f"{sandbox.org_id}/{project}/{patient}/{retrieval}/bundle.json", data)
+
+
+def test_with_skip_bad_files_a_corrupt_or_foreign_file_is_reported_and_skipped(
+    make_healthex_sandbox, run_tap
+):
     sandbox = make_healthex_sandbox(seed=43, patients_per_project=2, delivery="sftp")
     project = sandbox.projects[0]
     patient = sandbox.patient_ids(project)[0]
     base = f"{sandbox.org_id}/{project}/{patient}"
-    sandbox.write_file(f"{base}/r-bad/bundle.json", b'{"resourceType": "Bundle", "entry": [{')
-    sandbox.write_file(f"{base}/r-csv/bundle.json", b'{"resourceType": "Binary", "id": "x"}')
+    _bad_file(sandbox, "r-bad", b'{"resourceType": "Bundle", "entry": [{')
+    _bad_file(sandbox, "r-csv", b'{"resourceType": "Binary", "id": "x"}')
     sandbox.write_file(f"{base}/notes.txt", b"not part of the layout")
-    result = run_tap(config_for(sandbox, "sftp"))
+    result = run_tap(config_for(sandbox, "sftp", skip_bad_files=True))
     errors = {
         f["retrieval_id"]: f["parse_error"]
         for f in result.records("delivery_files")
@@ -95,3 +111,184 @@ def test_a_host_key_that_does_not_match_is_refused(make_healthex_sandbox, run_ta
     config["sftp_known_hosts"] = f"[{sandbox.sftp_host}]:{sandbox.sftp_port} {key}"
     with pytest.raises(HealthExError, match="host key that does not match"):
         run_tap(config, streams=["delivery_files"])
+
+
+def _messages(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.parametrize(
+    ("delivery", "data", "reason"),
+    [
+        ("s3", b"\x1f\x8b\x08\x00 not json", "not valid JSON"),
+        (
+            "sftp",
+            b'{"resourceType": "Binary", "id": "x"}',
+            "not a FHIR Bundle (resourceType Binary)",
+        ),
+        (
+            "s3",
+            b'{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient"}}]}',
+            "a Patient resource without an id",
+        ),
+    ],
+)
+def test_a_file_that_is_not_fhir_stops_the_run_naming_it_and_no_bookmark_moves(
+    make_healthex_sandbox, run_tap, capsys, delivery, data, reason
+):
+    sandbox = make_healthex_sandbox(seed=46, patients_per_project=2, delivery=delivery)
+    config = config_for(sandbox, delivery)
+    first = run_tap(config)
+    project = sandbox.projects[0]
+    sandbox.write_bundle(project, sandbox.patient_ids(project)[1])  # a good new file too
+    key = _bad_file(sandbox, "r-bad", data)
+
+    with pytest.raises(HealthExError) as caught:
+        run_tap(config, state=first.state)
+    message = str(caught.value)
+    assert message.startswith(f"delivered file '{key}' is not a readable FHIR Bundle ({reason})")
+    assert "skip_bad_files" in message
+    assert "\n" not in message
+    messages = _messages(capsys.readouterr().out)
+    assert not [m for m in messages if m["type"] == "RECORD"]  # files are read first
+    assert all(m["value"] == first.state for m in messages if m["type"] == "STATE")
+
+    skipped = run_tap({**config, "skip_bad_files": True}, state=first.state)
+    files = {f["key"]: f for f in skipped.records("delivery_files")}
+    assert files[key]["parse_error"] == reason
+    assert files[key]["resource_count"] == 0
+    assert len(files) == 2
+    assert (
+        skipped.state["bookmarks"]["delivery_files"] != first.state["bookmarks"]["delivery_files"]
+    )
+
+
+def test_the_command_names_a_file_that_is_not_fhir_in_one_line(make_healthex_sandbox, tmp_path):
+    sandbox = make_healthex_sandbox(seed=47, patients_per_project=1, delivery="sftp")
+    key = _bad_file(sandbox, "r-bad", b"<xml/>")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(config_for(sandbox, "sftp")))
+    command = [str(Path(sys.executable).parent / "tap-healthex"), "--config", str(config)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    errors = [line for line in done.stderr.splitlines() if "| ERROR" in line]
+    # Less the SDK's note naming the stream that failed.
+    errors = [line for line in errors if "An unhandled error occurred" not in line]
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert len(errors) == 1, errors
+    assert f"delivered file '{key}' is not a readable FHIR Bundle (not valid JSON)" in errors[0]
+    assert '"type":"RECORD"' not in done.stdout
+    assert "delivery_files" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"sftp_password": "not-it"}, "refused the login; check sftp_username and sftp_password"),
+        ({"sftp_username": "nobody"}, "refused the login; check sftp_username and sftp_password"),
+        ({"sftp_port": 1}, "could not connect to sftp_host 127.0.0.1:1"),
+        ({"sftp_known_hosts": "/nonexistent/known_hosts"}, "sftp_known_hosts '/nonexistent"),
+        (
+            {"sftp_password": None, "sftp_private_key": "not a key"},
+            "sftp_private_key is not an unencrypted RSA, ECDSA or Ed25519 private key",
+        ),
+    ],
+)
+def test_sftp_settings_that_do_not_work_are_named(
+    make_healthex_sandbox, run_tap, capsys, change, expected
+):
+    sandbox = make_healthex_sandbox(seed=48, patients_per_project=1, delivery="sftp")
+    config = {k: v for k, v in {**config_for(sandbox, "sftp"), **change}.items() if v is not None}
+    with pytest.raises(HealthExError, match=re.escape(expected)) as caught:
+        run_tap(config)
+    assert sandbox.sftp_password not in str(caught.value)
+    assert '"type":"RECORD"' not in capsys.readouterr().out
+
+
+def test_an_sftp_private_key_logs_in_and_a_wrong_one_is_named(make_healthex_sandbox, run_tap):
+    import asyncssh  # noqa: PLC0415 - the sandbox's SSH library
+
+    sandbox = make_healthex_sandbox(seed=49, patients_per_project=1, delivery="sftp")
+    config = {k: v for k, v in config_for(sandbox, "sftp").items() if k != "sftp_password"}
+    key = sandbox.delivery_info()["sftp_client_key"]
+    result = run_tap({**config, "sftp_private_key": key})
+    assert result.records("delivery_files")
+    other = asyncssh.generate_private_key("ssh-ed25519").export_private_key().decode()
+    with pytest.raises(HealthExError, match="check sftp_username and sftp_private_key"):
+        run_tap({**config, "sftp_private_key": other})
+
+
+@pytest.fixture
+def s3_auth(make_healthex_sandbox):
+    """A sandbox whose S3 checks credentials (moto's IAM), and a key of a user without rights."""
+    import boto3  # noqa: PLC0415
+
+    sandbox = make_healthex_sandbox(seed=50, patients_per_project=1, delivery="s3")
+    endpoint = sandbox.s3_endpoint_url
+
+    def reset(count: str) -> None:
+        requests.post(
+            f"{endpoint}/moto-api/reset-auth",
+            data=count,
+            headers={"Content-Type": "text/plain"},
+            timeout=10,
+        ).raise_for_status()
+
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    user = f"reader-{secrets.token_hex(4)}"  # moto's IAM is shared by the whole process
+    reset("2")  # two calls without credentials: the user and its key; then IAM checks
+    try:
+        iam.create_user(UserName=user)
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        yield sandbox, key["AccessKeyId"], key["SecretAccessKey"]
+    finally:
+        reset("inf")
+        for each in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
+            iam.delete_access_key(UserName=user, AccessKeyId=each["AccessKeyId"])
+        iam.delete_user(UserName=user)
+
+
+@pytest.mark.parametrize(
+    ("which", "expected"),
+    [
+        ("unknown key", "answered InvalidAccessKeyId (403); check aws_access_key_id"),
+        ("wrong secret", "answered SignatureDoesNotMatch (403); check aws_secret_access_key"),
+        ("no rights", "answered AccessDenied (403); check the credentials' access to s3_bucket"),
+    ],
+)
+def test_s3_credentials_that_do_not_work_are_named(s3_auth, run_tap, capsys, which, expected):
+    sandbox, key_id, secret = s3_auth
+    key_id, secret = {
+        "unknown key": ("AKIANOBODY", "not-it"),
+        "wrong secret": (key_id, "not-it"),
+        "no rights": (key_id, secret),
+    }[which]
+    config = {
+        **config_for(sandbox, "s3"),
+        "aws_access_key_id": key_id,
+        "aws_secret_access_key": secret,
+    }
+    with pytest.raises(HealthExError, match=re.escape(expected)) as caught:
+        run_tap(config)
+    assert str(caught.value).startswith(f"S3 listing of s3_bucket '{sandbox.s3_bucket}'")
+    assert secret not in str(caught.value)
+    assert '"type":"RECORD"' not in capsys.readouterr().out
+
+
+def test_a_missing_bucket_is_named(make_healthex_sandbox, run_tap):
+    sandbox = make_healthex_sandbox(seed=51, patients_per_project=1, delivery="s3")
+    with pytest.raises(HealthExError, match="answered NoSuchBucket \\(404\\); check s3_bucket"):
+        run_tap({**config_for(sandbox, "s3"), "s3_bucket": "no-such-bucket"})
+
+
+def test_wrong_api_credentials_fail_before_any_record(make_healthex_sandbox, run_tap, capsys):
+    sandbox = make_healthex_sandbox(seed=52, patients_per_project=1, delivery="s3")
+    with pytest.raises(HealthExError, match="check the api_key and api_secret settings"):
+        run_tap({**config_for(sandbox, "s3"), "api_secret": "not-it"})
+    assert '"type":"RECORD"' not in capsys.readouterr().out

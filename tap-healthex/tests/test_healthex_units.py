@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import re
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import tap_healthex.errors
 from healthex_helpers import API
-from singer_sdk.exceptions import ConfigValidationError
 from tap_healthex.delivery import template_pattern
+from tap_healthex.errors import HealthExError
 from tap_healthex.fhir import NotFhir, bundle_resources, promote
+from tap_healthex.inputs import InputError
 from tap_healthex.tap import TapHealthEx
 
 PATIENTS = f"{API}/v1/projects/p1/recruitment/identified-patients"
@@ -45,13 +50,209 @@ def _patients(requests_mock, n: int) -> None:
         ),
         ({"delivery_path_template": "{orgId}/{nope}.json"}, "unknown field {nope}"),
         ({"delivery_type": "ftp"}, "delivery_type"),
+        ({"skip_bad_files": "yes"}, "skip_bad_files"),
+        ({"api_secret": 31415926}, "config['api_secret']"),
+        ({"delivery_type": "sftp", "sftp_host": "h", "sftp_password": 27182818}, "sftp_password"),
     ],
 )
 def test_bad_settings_name_the_setting(base_config, change, expected):
     config = {k: v for k, v in {**base_config, **change}.items() if v is not None}
-    with pytest.raises(ConfigValidationError) as caught:
+    with pytest.raises(InputError) as caught:
         TapHealthEx(config=config)
-    assert any(expected in e for e in caught.value.errors), caught.value.errors
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
+    assert "unit-test-api-secret" not in message
+    assert "31415926" not in message
+    assert "27182818" not in message
+
+
+CONSENTS = {"replication_key": "updatedAt", "replication_key_value": "2026-03-01T10:00:05+00:00"}
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ({"bookmarks": []}, "'bookmarks' is not an object"),
+        (
+            {"bookmarks": {"orders": {"replication_key": "id", "replication_key_value": 5}}},
+            "another tap",
+        ),
+        ({"bookmarks": {"consent_records": []}}, "state for stream 'consent_records'"),
+        (
+            {"bookmarks": {"consent_records": {**CONSENTS, "replication_key_value": 5}}},
+            "'updatedAt' bookmark is an int, not an ISO date-time",
+        ),
+        (
+            {
+                "bookmarks": {
+                    "consent_records": {
+                        "partitions": [{**CONSENTS, "replication_key_value": "soon"}]
+                    }
+                }
+            },
+            "'updatedAt' bookmark is not an ISO date-time",
+        ),
+        (
+            {
+                "bookmarks": {
+                    "consent_records": {"partitions": [{**CONSENTS, "replication_key": "stamp"}]}
+                }
+            },
+            "bookmarked by 'stamp'",
+        ),
+        (
+            {
+                "bookmarks": {
+                    "data_update_requests": {
+                        "partitions": [
+                            {"replication_key": "requested_at", "replication_key_value": 7}
+                        ]
+                    }
+                }
+            },
+            "state for stream 'data_update_requests'",
+        ),
+        ({"bookmarks": {"delivery_files": {"watermark": "yesterday"}}}, "'delivery_files'"),
+        ({"bookmarks": {"delivery_files": {"watermark": 5}}}, "'delivery_files'"),
+        ({"bookmarks": {"delivery_files": {"recent": ["a"]}}}, "'delivery_files'"),
+        ({"bookmarks": {"delivery_files": {"recent": {"a": 1}}}}, "'delivery_files'"),
+        ({"bookmarks": {"delivery_files": "2026-03-01"}}, "'delivery_files'"),
+    ],
+)
+def test_a_state_of_the_wrong_shape_is_refused_naming_the_stream(base_config, state, expected):
+    with pytest.raises(InputError, match=re.escape(expected)) as caught:
+        TapHealthEx(config=base_config, state=state)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_state_of_this_tap_is_taken_as_it_is(base_config):
+    patient = {"project_id": "p1", "patient_id": "pat-0"}
+    state = {
+        "bookmarks": {
+            "identified_patients": {"partitions": [{"context": {"project_id": "p1"}}]},
+            "consent_records": {"partitions": [{"context": {"project_id": "p1"}, **CONSENTS}]},
+            "data_update_requests": {
+                "partitions": [
+                    {
+                        "context": patient,
+                        "replication_key": "requested_at",
+                        "replication_key_value": "2026-03-01T10:00:00+00:00",
+                    }
+                ]
+            },
+            "delivery_files": {
+                "watermark": "2026-03-01T10:00:00+00:00",
+                "recent": {"org/p1/pat-0/r-1/bundle.json": "2026-03-01T10:00:00+00:00"},
+            },
+            "patient": {},
+        }
+    }
+    tap = TapHealthEx(config=base_config, state=json.loads(json.dumps(state)))
+    assert tap.state == state  # empty bookmarks too: the first STATE echoes the input
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ({"firstName": "Ada"}, "answered a record without an 'id' (its primary key)"),
+        ({"id": "c1"}, "without an ISO date-time 'updatedAt' (its replication key)"),
+        ({"id": "c1", "updatedAt": "Tuesday"}, "without an ISO date-time 'updatedAt'"),
+    ],
+)
+def test_records_without_their_keys_are_refused_naming_stream_and_path(
+    requests_mock, run_tap, base_config, row, expected
+):
+    requests_mock.get(f"{API}/v1/projects/p1/consent-records", json={"data": [row], "total": 1})
+    with pytest.raises(HealthExError) as caught:
+        run_tap(base_config, streams=["consent_records"])
+    assert str(caught.value).startswith(
+        "stream 'consent_records': GET /v1/projects/{project_id}/consent-records"
+    )
+    assert expected in str(caught.value)
+    assert "Ada" not in str(caught.value)
+
+
+@pytest.mark.parametrize("what", ["token", "page", "declared"])
+def test_a_body_over_the_cap_is_refused(requests_mock, run_tap, base_config, monkeypatch, what):
+    monkeypatch.setattr(tap_healthex.errors, "MAX_RESPONSE_BYTES", 4096)
+    big = {"data": [{"id": f"pat-{i}", "firstName": "Ada" * 50} for i in range(100)], "total": 100}
+    path = "GET /v1/projects/p1/recruitment/identified-patients"
+    if what == "token":
+        requests_mock.post(f"{API}/v1/auth/token", json={"token": "t", "pad": "x" * 5000})
+        path = "POST /v1/auth/token"
+    if what == "declared":  # refused on its Content-Length, before the body is read
+        requests_mock.get(
+            PATIENTS, json={"data": [], "total": 0}, headers={"Content-Length": "5000"}
+        )
+    else:  # no Content-Length: read up to the cap
+        requests_mock.get(PATIENTS, json=big)
+    with pytest.raises(HealthExError, match=re.escape(f"{path} answered a body over 0 MiB")):
+        run_tap(base_config, streams=["identified_patients"])
+
+
+def test_a_body_under_the_cap_is_read(requests_mock, run_tap, base_config, monkeypatch):
+    monkeypatch.setattr(tap_healthex.errors, "MAX_RESPONSE_BYTES", 1 << 20)
+    _patients(requests_mock, 30)
+    assert (
+        len(run_tap(base_config, streams=["identified_patients"]).records("identified_patients"))
+        == 30
+    )
+
+
+@pytest.mark.parametrize(
+    "answer", [{"text": "<html>proxy</html>"}, {"json": ["IN_PROGRESS_NO_ACTION_NEEDED"]}]
+)
+def test_an_update_answer_that_is_not_an_object_stops_the_run(
+    requests_mock, run_tap, base_config, answer
+):
+    _patients(requests_mock, 1)
+    requests_mock.post(re.compile(r".*\$updateData"), status_code=201, **answer)
+    with pytest.raises(HealthExError, match="answered 201 with a body that is not a JSON object"):
+        run_tap({**base_config, "request_updates": True}, streams=["data_update_requests"])
+    assert len([r for r in requests_mock.request_history if "updateData" in r.url]) == 1
+
+
+def test_wrong_credentials_fail_before_any_record(requests_mock, run_tap, base_config, capsys):
+    requests_mock.post(f"{API}/v1/auth/token", status_code=401, json={"code": "UNAUTHORIZED"})
+    with pytest.raises(HealthExError, match="check the api_key and api_secret settings"):
+        run_tap(base_config)
+    assert '"type":"RECORD"' not in capsys.readouterr().out
+
+
+TAP = Path(sys.executable).parent / "tap-healthex"
+
+
+@pytest.mark.parametrize(
+    ("config", "state", "expected"),
+    [
+        (None, None, "config file '{dir}/config.json' cannot be read"),
+        ("{'api': 1", None, "config file '{dir}/config.json' is not JSON"),
+        ("GOOD", "[]", "state file '{dir}/state.json' holds a JSON list, not an object"),
+        ("{}", None, "invalid settings:"),
+        ("GOOD", '{"bookmarks": {"x": {"v": 1}}}', "no bookmark belongs to this tap"),
+        ("GOOD", '{"bookmarks": {"delivery_files": {"watermark": 1}}}', "'delivery_files'"),
+    ],
+)
+def test_the_command_ends_bad_input_in_one_line_and_exit_1(
+    tmp_path, base_config, config, state, expected
+):
+    command = [str(TAP), "--config", str(tmp_path / "config.json")]
+    if config is not None:
+        text = json.dumps(base_config) if config == "GOOD" else config
+        (tmp_path / "config.json").write_text(text)
+    if state is not None:
+        (tmp_path / "state.json").write_text(state)
+        command += ["--state", str(tmp_path / "state.json")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    errors = [line for line in done.stderr.splitlines() if "| ERROR" in line]
+    # Less the SDK's note naming the stream that failed.
+    errors = [line for line in errors if "An unhandled error occurred" not in line]
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(errors) == 1, errors
+    assert expected.format(dir=tmp_path) in errors[0]
+    assert done.stdout == ""  # refused before any request or message
 
 
 def test_identified_patients_page_to_the_total(requests_mock, run_tap, base_config):
