@@ -10,7 +10,7 @@ from urllib.parse import quote
 from singer_sdk import typing as th
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_healthex.client import HealthExStream
+from tap_healthex.client import HealthExStream, envelope
 from tap_healthex.errors import (
     HealthExError,
     Unauthorized,
@@ -92,6 +92,39 @@ class ConsentRecordsStream(HealthExStream):
             updatedAt=(th.DateTimeType(nullable=True), "When HealthEx last updated the record."),
         ),
     ).to_dict()
+
+    # The oldest possible bookmark: the next run reads every consent again.
+    EPOCH = "1970-01-01T00:00:00Z"
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """The page's records; remember how many the server counts in all."""
+        self._total = envelope(response)["total"]
+        yield from super().parse_response(response)
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        """Read the pages; keep the bookmark if a consent moved under the offsets.
+
+        Consents are served by ``updatedAt`` and paged by offset: one that changes while
+        the tap pages moves to the end, every later one moves up a place, and the one
+        at the next page boundary is skipped. The skipped one is older than the
+        bookmark would be, so fewer distinct ids than the server's total means the
+        bookmark stays where it was and the next run reads them all again.
+        """
+        self._total = 0
+        ids: set[str] = set()
+        for record in super().get_records(context):
+            ids.add(record["id"])
+            yield record
+        if len(ids) < self._total:
+            self.logger.warning(
+                "stream '%s': %d of %d consent records read; some changed while paging, "
+                "so the bookmark stays and the next run reads them again",
+                self.name,
+                len(ids),
+                self._total,
+            )
+            start = self.get_starting_replication_key_value(context) or self.EPOCH
+            self.state_manager.write_replication_key_signpost(start, context=context)
 
     def extra_headers(self, context: Context | None) -> dict[str, str]:
         """If-Modified-Since: the bookmark, one second early (HTTP dates have no ms)."""

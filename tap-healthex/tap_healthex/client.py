@@ -114,11 +114,14 @@ class HealthExStream(RESTStream[int]):
         return EnvelopePaginator(0)
 
     def get_http_request(self, *, page: PageContext[int]) -> HTTPRequest:
-        """``GET path?limit=1000&offset=``."""
+        """``GET path?limit=<page_size>&offset=``."""
         return HTTPRequest(
             url=self.get_url(page.stream_context),
             headers={"Accept": "application/json", **self.extra_headers(page.stream_context)},
-            params={"limit": MAX_LIMIT, "offset": page.next_page_token or 0},
+            params={
+                "limit": int(self.config.get("page_size", MAX_LIMIT)),
+                "offset": page.next_page_token or 0,
+            },
         )
 
     def extra_headers(self, context: Context | None) -> dict[str, str]:

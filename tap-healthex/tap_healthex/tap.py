@@ -262,6 +262,14 @@ class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
             "First run: consents updated and files delivered after this time.",
         ),
         _setting(
+            "page_size",
+            th.IntegerType(minimum=1, maximum=1000),
+            "Page size",
+            "Records per request for the patient and consent lists (1 to 1000, the API's "
+            "maximum). Larger pages mean fewer metered requests.",
+            default=1000,
+        ),
+        _setting(
             "request_timeout",
             th.NumberType(exclusive_minimum=0),
             "Request timeout",

@@ -292,3 +292,35 @@ def test_wrong_api_credentials_fail_before_any_record(make_healthex_sandbox, run
     with pytest.raises(HealthExError, match="check the api_key and api_secret settings"):
         run_tap({**config_for(sandbox, "s3"), "api_secret": "not-it"})
     assert '"type":"RECORD"' not in capsys.readouterr().out
+
+
+def test_a_consent_changed_while_paging_is_read_by_the_next_run(make_healthex_sandbox, run_tap):
+    sandbox = make_healthex_sandbox(seed=48, patients_per_project=6, delivery="s3")
+    project = sandbox.projects[0]
+    served = [c for c in sandbox.truth("consent_records") if c["studyId"] == project]
+    # After the first page, its first consent changes: it moves to the end of the
+    # updatedAt order and every later one moves up a place, across the page boundary.
+    first_read = served[0]
+    change = {
+        "op": "set_consent",
+        "patient_id": first_read["patientId"],
+        "consented": not first_read["hasPatientConsented"],
+    }
+    sandbox.schedule(1, [change], path=f"/v1/projects/{project}/consent-records")
+    config = config_for(sandbox, "s3", page_size=2)
+    first = run_tap(config, streams=["consent_records"])
+    second = run_tap(config, state=first.state, streams=["consent_records"])
+    landed = {
+        (r["project_id"], r["id"])
+        for run in (first, second)
+        for r in run.records("consent_records")
+    }
+    assert sandbox.stats()["schedules_applied"] == 1
+    assert landed == {(c["studyId"], c["id"]) for c in sandbox.truth("consent_records")}
+    # Once nothing moves, the bookmark does: the newest consent of the project.
+    partitions = second.state["bookmarks"]["consent_records"]["partitions"]
+    [held] = [p for p in partitions if p["context"] == {"project_id": project}]
+    newest = max(
+        c["updatedAt"] for c in sandbox.truth("consent_records") if c["studyId"] == project
+    )
+    assert held["replication_key_value"] == newest
