@@ -148,6 +148,20 @@ def _healthex_change(sandbox) -> None:
         sandbox.write_bundle(project, patient)
 
 
+def _healthex_during(sandbox) -> None:
+    # Consents move in the updatedAt order under the tap's offsets; a bundle arrives.
+    for project in sandbox.projects:
+        served = [c for c in sandbox.truth("consent_records") if c["studyId"] == project]
+        for after, consent in zip((1, 2), served, strict=False):
+            op = {"op": "set_consent", "patient_id": consent["patientId"], "consented": True}
+            sandbox.schedule(after, [op], path=f"/v1/projects/{project}/consent-records")
+        patient = sandbox.patient_ids(project)[0]
+        bundle = {"op": "write_bundle", "project_id": project, "patient_id": patient}
+        sandbox.schedule(
+            1, [bundle], path=f"/v1/projects/{project}/recruitment/identified-patients"
+        )
+
+
 def _healthex_compare(sandbox, path: Path) -> list[Comparison]:
     want = {
         (r["project_id"], r["patient_id"], r["resource"]["resourceType"], r["resource"]["id"]): r[
@@ -162,14 +176,26 @@ def _healthex_compare(sandbox, path: Path) -> list[Comparison]:
                 (row["project_id"], row["healthex_patient_id"], row["resource_type"], row["id"])
             ] = json.loads(row["resource"])
     stale = [str(k) for k in set(want) & set(got) if want[k] != got[k]]
+    api = [
+        compare(
+            table,
+            sandbox.truth(table),
+            duckdb_rows(path, "healthex", table),
+            key=lambda row: row["id"],  # HealthEx ids are unique across projects
+            version=lambda row: row["updatedAt"],
+            deleted=None,
+        )
+        for table in ("identified_patients", "consent_records")
+    ]
     return [
+        *api,
         Comparison(
             "fhir resources",
             len(want),
             sorted(map(str, set(want) - set(got))),
             stale,
             sorted(map(str, set(got) - set(want))),
-        )
+        ),
     ]
 
 
@@ -215,6 +241,8 @@ VENDORS = {
         compare_all=_healthex_compare,
         secrets=healthex_secrets,
         settled=_healthex_settled,
+        during=_healthex_during,
+        paged={"page_size": 2},
     ),
 }
 
@@ -275,7 +303,7 @@ def test_faults_then_changes_then_faults_end_equal_to_the_truth(request, meltano
 
 
 MID_SYNC = [("painchek", order, {"order": order}) for order in ("desc", "asc", "uuid")]
-MID_SYNC += [("humanapi", "updatedAt", {})]
+MID_SYNC += [("humanapi", "updatedAt", {}), ("healthex", "updatedAt", {})]
 
 
 @pytest.mark.e2e
