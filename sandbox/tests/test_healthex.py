@@ -57,13 +57,14 @@ def fetch_all(http, url, headers, limit, **extra):
             return rows
 
 
-def s3_client(sb):
+def s3_client(sb, config=None):
     return boto3.session.Session().client(
         "s3",
         endpoint_url=sb.s3_endpoint_url,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         region_name="us-east-1",
+        config=config,
     )
 
 
@@ -517,3 +518,29 @@ def test_cli_prints_url_and_serves():
             process.terminate()
             assert process.wait(timeout=10) == 0
         assert process.stdout.read() == ""
+
+
+def test_s3_requests_of_a_client_are_faulted_as_api_requests_are(make_healthex_sandbox):
+    from botocore.config import Config  # noqa: PLC0415
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    sb = make_healthex_sandbox(seed=9, patients_per_project=1, delivery="s3")
+    sb.fail_next("429", "500")
+    client = s3_client(sb, config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    try:
+        codes = []
+        for _ in range(3):
+            try:
+                client.list_objects_v2(Bucket=sb.s3_bucket)
+                codes.append("ok")
+            except ClientError as exc:
+                codes.append(exc.response["Error"]["Code"])
+    finally:
+        client.close()
+    assert codes == ["SlowDown", "InternalError", "ok"]
+    assert sb.stats()["faults_injected"] == 2
+    # The sandbox's own deliveries are never faulted.
+    sb.set_faults(rate=1.0, kinds=["503"])
+    project = sb.projects[0]
+    key = sb.write_bundle(project, sb.patient_ids(project)[0])
+    assert sb.read_file(key)

@@ -23,6 +23,8 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +33,41 @@ import asyncssh
 S3_ACCESS_KEY = "testing"
 S3_SECRET_KEY = "testing"  # noqa: S105
 S3_REGION = "us-east-1"
+# The sandbox's own S3 client (deliveries, truth, clean-up) is never faulted.
+_INTERNAL_KEY = "sandbox-internal"
+# S3 answers for the sandbox's fault kinds (assumed, as S3 documents its errors):
+# throttling is a 503 SlowDown, not a 429; a dropped or truncated answer is served as
+# the 500 InternalError S3 sends for a failed request; tokens do not expire.
+_S3_FAULTS = {
+    "429": ("503 Slow Down", "SlowDown"),
+    "500": ("500 Internal Server Error", "InternalError"),
+    "502": ("502 Bad Gateway", "InternalError"),
+    "503": ("503 Service Unavailable", "ServiceUnavailable"),
+    "drop": ("500 Internal Server Error", "InternalError"),
+    "truncate": ("500 Internal Server Error", "InternalError"),
+}
+
+
+class _FaultyS3:
+    """WSGI middleware: each S3 request of a client draws a fault, as API requests do."""
+
+    def __init__(
+        self, app: Any, draw: Callable[[], str | None], slow_seconds: Callable[[], float]
+    ) -> None:
+        self.app, self.draw, self.slow_seconds = app, draw, slow_seconds
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if _INTERNAL_KEY in environ.get("HTTP_AUTHORIZATION", ""):
+            return self.app(environ, start_response)
+        fault = self.draw()
+        if fault == "slow":
+            time.sleep(self.slow_seconds())
+        elif fault in _S3_FAULTS:
+            status, code = _S3_FAULTS[fault]
+            body = f"<Error><Code>{code}</Code><Message>{code}</Message></Error>".encode()
+            start_response(status, [("Content-Type", "application/xml")])
+            return [body]
+        return self.app(environ, start_response)
 
 
 class Delivery(Protocol):
@@ -74,9 +111,16 @@ class MemoryDelivery:
 class S3Delivery:
     """A bucket on moto's S3 server on 127.0.0.1."""
 
-    def __init__(self, prefix: str, bucket: str | None = None) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        bucket: str | None = None,
+        draw: Callable[[], str | None] = lambda: None,
+        slow_seconds: Callable[[], float] = lambda: 2.0,
+    ) -> None:
         self.prefix = prefix
         self.bucket = bucket or f"healthex-sandbox-{secrets.token_hex(4)}"
+        self._draw, self._slow_seconds = draw, slow_seconds
         self.endpoint_url = ""
         self._server: Any = None
         self._client: Any = None
@@ -84,18 +128,35 @@ class S3Delivery:
     def start(self) -> None:
         """Serve S3 on a free port and make the bucket."""
         import boto3  # noqa: PLC0415
-        from moto.server import ThreadedMotoServer  # noqa: PLC0415
+        from moto.server import (  # noqa: PLC0415
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            ThreadedMotoServer,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server  # noqa: PLC0415
 
         # werkzeug logs every request at INFO to stderr; the sandbox stays quiet.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        draw, slow_seconds = self._draw, self._slow_seconds
+
+        class FaultyMotoServer(ThreadedMotoServer):
+            def _server_entry(self) -> None:
+                app = _FaultyS3(DomainDispatcherApplication(create_backend_app), draw, slow_seconds)
+                self._server = make_server(
+                    self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+                )
+                self._server_ready_event.set()
+                self._server.serve_forever()
+
+        self._server = FaultyMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         self._client = boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint_url,
-            aws_access_key_id=S3_ACCESS_KEY,
+            aws_access_key_id=_INTERNAL_KEY,
             aws_secret_access_key=S3_SECRET_KEY,
             region_name=S3_REGION,
         )

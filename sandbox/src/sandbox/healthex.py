@@ -638,12 +638,13 @@ class HealthExSandbox(VendorSandbox):
         self._pending: list[tuple[_Patient, str, int]] = []  # initial retrievals
         self._workdir: Path | None = None
         self._s3 = (
-            S3Delivery(prefix.strip("/") + "/", s3_bucket)
-            if delivery
-            in (
-                "s3",
-                "both",
+            S3Delivery(
+                prefix.strip("/") + "/",
+                s3_bucket,
+                draw=self._draw_delivery_fault,
+                slow_seconds=lambda: self.faults.slow_seconds,
             )
+            if delivery in ("s3", "both")
             else None
         )
         self._sftp = (
@@ -653,6 +654,14 @@ class HealthExSandbox(VendorSandbox):
         )
         self._memory = MemoryDelivery() if delivery == "none" else None
         self._populate(int(patients_per_project))
+
+    def _draw_delivery_fault(self) -> str | None:
+        """A fault for one of a client's S3 requests, from the API's rate and seed."""
+        with self._lock:
+            fault = self.faults.draw()
+            if fault is not None:
+                self.count("faults_injected")
+            return fault
 
     # -- seeded data ------------------------------------------------------------------
 
