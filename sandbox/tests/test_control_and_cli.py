@@ -66,6 +66,27 @@ def test_control_rejects_bad_requests(http, painchek_sandbox, path, body):
     assert response.status_code == 400
 
 
+def test_malformed_answers_until_cleared(http, painchek_sandbox):
+    sb = painchek_sandbox
+    control, auth = f"{sb.url}/_control", (sb.username, sb.password)
+    sites = f"{sb.url}/api/sites/"
+    good = http.get(sites, auth=auth).json()
+    assert http.post(f"{control}/malform", json={"path": "/api/", "kind": "html"}).ok
+    page = http.get(sites, auth=auth)
+    assert (page.status_code, page.headers["Content-Type"]) == (200, "text/html")
+    sb.malform("/api/sites/", "shape")
+    assert http.get(sites, auth=auth).json() == [good]
+    sb.malform("/api/sites/", "drop_key", key="uuid")
+    assert all("uuid" not in row for row in http.get(sites, auth=auth).json()["results"])
+    sb.malform("/api/sites/", "huge", size=5_000_000)
+    huge = http.get(sites, auth=auth)
+    assert len(huge.content) == 5_000_000
+    assert huge.json() == good
+    assert http.post(f"{control}/malform", json={"clear": True}).ok
+    assert http.get(sites, auth=auth).json() == good
+    assert http.post(f"{control}/malform", json={"path": "/", "kind": "nope"}).status_code == 400
+
+
 def test_cli_prints_url_and_serves():
     command = [
         sys.executable,

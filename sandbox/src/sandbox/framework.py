@@ -528,10 +528,9 @@ class VendorSandbox(abc.ABC):
     def malformed(self, path: str, response: Response) -> Response:
         """``response``, spoiled as ``malform`` asked for ``path`` (2xx JSON answers only)."""
         with self._lock:
-            rule = next(
-                (rule for prefix, rule in self._malformed.items() if path.startswith(prefix)),
-                None,
-            )
+            matching = [prefix for prefix in self._malformed if path.startswith(prefix)]
+            # The longest prefix is the most specific rule.
+            rule = self._malformed[max(matching, key=len)] if matching else None
         if rule is None or not 200 <= response.status < 300:
             return response
         kind, key, size = rule
