@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from harness import ROOT, SCENARIOS, Scenario
+from harness import ROOT, SCENARIOS, Scenario, compare, duckdb_rows, meltano_env
 from leaks import healthex_secrets, humanapi_secrets, leaks, painchek_secrets
 
 MB = 1 << 20
@@ -348,3 +348,35 @@ def test_bad_input_ends_in_one_line_a_failure_and_no_bookmark_movement(
     mended = run_tap(vendor.tap, tmp_path / "mended", case.mend(config), state)
     assert mended.returncode == 0, mended.stderr[-2000:]
     assert _bookmarks(mended.states, state, case.watched) != before
+    scenario.leaks += len(found := leaks(mended.stderr, vendor.secrets(sandbox)))
+    assert found == []
+
+
+@pytest.mark.e2e
+def test_through_meltano_a_bad_answer_keeps_the_stored_bookmark_and_loses_nothing(
+    make_painchek_sandbox, meltano
+):
+    """The state users depend on is Meltano's: a failed run must leave it, and lose nothing."""
+    sandbox = make_painchek_sandbox(seed=93, patients=40)
+    meltano.env |= meltano_env("tap-painchek", sandbox.tap_config(page_size=10))
+    state_id = "dev:tap-painchek-to-target-duckdb"
+    meltano.run("run", "tap-painchek", "target-duckdb")
+    stored = json.loads(meltano.run("state", "get", state_id).stdout)
+    sandbox.mutate("patients", "update", count=5)
+    sandbox.malform("/api/patients/", "drop_key", key="uuid")
+
+    failed = meltano.run("run", "tap-painchek", "target-duckdb", check=False)
+
+    assert failed.returncode != 0
+    assert "returned a record without a string uuid" in failed.stdout + failed.stderr
+    after = json.loads(meltano.run("state", "get", state_id).stdout)
+    held = after["singer_state"]["bookmarks"]["patients"]
+    assert held == stored["singer_state"]["bookmarks"]["patients"]
+    sandbox.malform_clear()
+    meltano.run("run", "tap-painchek", "target-duckdb")
+    warehouse = meltano.workdir / "warehouse.duckdb"
+    result = compare(
+        "patients", sandbox.truth("patients"), duckdb_rows(warehouse, "painchek", "patients")
+    )
+    assert result.ok, str(result)
+    assert leaks("\n".join(meltano.logs), painchek_secrets(sandbox)) == []
