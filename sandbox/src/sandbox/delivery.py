@@ -220,12 +220,51 @@ class _SshServer(asyncssh.SSHServer):
         return username == owner.username and key.public_data == owner.client_key.public_data
 
 
+class _FaultySftp(asyncssh.SFTPServer):
+    """Each file a client opens draws a fault, as an API request does (assumed answers).
+
+    A dropped or truncated answer closes the connection mid-session; an error status
+    is the SFTP ``FX_FAILURE`` a busy server sends; a slow one waits before opening.
+    Listing is never faulted; tokens do not exist here.
+    """
+
+    def __init__(
+        self,
+        chan: asyncssh.SSHServerChannel,
+        *,
+        chroot: bytes,
+        draw: Callable[[], str | None],
+        slow_seconds: Callable[[], float],
+    ) -> None:
+        super().__init__(chan, chroot=chroot)
+        self._draw, self._slow_seconds = draw, slow_seconds
+
+    async def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
+        """Open a file, unless this open draws a fault."""
+        fault = self._draw()
+        if fault == "slow":
+            await asyncio.sleep(self._slow_seconds())
+        elif fault in ("drop", "truncate"):
+            self.connection.abort()
+        elif fault in ("429", "500", "502", "503"):
+            raise asyncssh.SFTPFailure("server busy")
+        return super().open(path, pflags, attrs)
+
+
 class SftpDelivery:
     """An SFTP server on 127.0.0.1 whose ``/`` is a temporary directory."""
 
     def __init__(
-        self, root: str, username: str, password: str, key_type: str = "ssh-ed25519"
+        self,
+        root: str,
+        username: str,
+        password: str,
+        key_type: str = "ssh-ed25519",
+        *,
+        draw: Callable[[], str | None] = lambda: None,
+        slow_seconds: Callable[[], float] = lambda: 2.0,
     ) -> None:
+        self._draw, self._slow_seconds = draw, slow_seconds
         self.root = root  # where deliveries lie, as the client sees it
         self.username = username
         self.password = password
@@ -279,7 +318,9 @@ class SftpDelivery:
             self.host,
             0,
             server_host_keys=[self.host_key],
-            sftp_factory=functools.partial(asyncssh.SFTPServer, chroot=chroot),
+            sftp_factory=functools.partial(
+                _FaultySftp, chroot=chroot, draw=self._draw, slow_seconds=self._slow_seconds
+            ),
             allow_scp=False,
         )
 

@@ -648,7 +648,14 @@ class HealthExSandbox(VendorSandbox):
             else None
         )
         self._sftp = (
-            SftpDelivery("/" + prefix.strip("/"), sftp_username, sftp_password, sftp_key_type)
+            SftpDelivery(
+                "/" + prefix.strip("/"),
+                sftp_username,
+                sftp_password,
+                sftp_key_type,
+                draw=self._draw_delivery_fault,
+                slow_seconds=lambda: self.faults.slow_seconds,
+            )
             if delivery in ("sftp", "both")
             else None
         )
@@ -656,7 +663,7 @@ class HealthExSandbox(VendorSandbox):
         self._populate(int(patients_per_project))
 
     def _draw_delivery_fault(self) -> str | None:
-        """A fault for one of a client's S3 requests, from the API's rate and seed."""
+        """A fault for a client's S3 request or SFTP file, from the API's rate and seed."""
         with self._lock:
             fault = self.faults.draw()
             if fault is not None:
