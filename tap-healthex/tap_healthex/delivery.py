@@ -18,12 +18,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from singer_sdk.exceptions import RetriableAPIError
+
 from tap_healthex.errors import HealthExError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     import paramiko
+
+    from tap_healthex.retry import RetryPolicy
+
+T = t.TypeVar("T")
 
 TEMPLATE_FIELDS = ("orgId", "projectId", "healthexPatientId", "externalId", "retrievalId")
 
@@ -154,41 +160,77 @@ class S3Store:
 
 
 class SftpStore:
-    """Files under ``sftp_root`` on an SFTP server; host keys checked unless disabled."""
+    """Files under ``sftp_root`` on an SFTP server; host keys checked unless disabled.
 
-    def __init__(self, config: Mapping[str, t.Any]) -> None:
+    A connection that drops, or a server that fails a request, while listing or
+    downloading is retried on a new connection, within ``max_retry_seconds``.
+    """
+
+    def __init__(self, config: Mapping[str, t.Any], retry: RetryPolicy) -> None:
+        self._config, self._retry = config, retry
+        self._key = None
+        if config.get("sftp_private_key"):
+            self._key = _private_key(str(config["sftp_private_key"]))
+        self.root = str(config.get("sftp_root") or ".").rstrip("/") or "/"
+        self._ssh: paramiko.SSHClient | None = None
+        self._sftp: paramiko.SFTPClient | None = None
+        self._open()
+
+    def _open(self) -> paramiko.SFTPClient:
         import paramiko  # noqa: PLC0415 - only when SFTP is the delivery
 
-        self._ssh = paramiko.SSHClient()
+        config = self._config
+        ssh = paramiko.SSHClient()
         host, port = str(config["sftp_host"]), int(config.get("sftp_port", 22))
         if config.get("sftp_verify_host_key", True):
             known = config.get("sftp_known_hosts")
             if known:
-                self._load_known_hosts(str(known))
+                self._load_known_hosts(ssh, str(known))
             else:
-                self._ssh.load_system_host_keys()
-            self._ssh.set_missing_host_key_policy(paramiko.RejectPolicy())
+                ssh.load_system_host_keys()
+            ssh.set_missing_host_key_policy(paramiko.RejectPolicy())
         else:
-            self._ssh.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-        key = None
-        if config.get("sftp_private_key"):
-            key = _private_key(str(config["sftp_private_key"]))
+            # Only with sftp_verify_host_key off, which the user chose.
+            ssh.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507
         try:
-            self._connect(host, port, config, key)
-            self._sftp = self._ssh.open_sftp()
+            self._connect(ssh, host, port, config, self._key)
+            self._sftp = ssh.open_sftp()
         except BaseException:
-            self._ssh.close()
+            ssh.close()
             raise
-        self.root = str(config.get("sftp_root") or ".").rstrip("/") or "/"
+        self._ssh = ssh
+        return self._sftp
 
+    def _retried(self, what: str, action: t.Callable[[paramiko.SFTPClient], T]) -> T:
+        """``action`` on a live connection; a dropped one or a failed request is retried."""
+        import paramiko  # noqa: PLC0415
+
+        def attempt() -> T:
+            try:
+                return action(self._sftp or self._open())
+            except FileNotFoundError:
+                raise
+            except (OSError, EOFError, paramiko.SSHException) as exc:
+                self.close()  # the next attempt connects again
+                reason = _reason(exc) if isinstance(exc, OSError) else type(exc).__name__
+                msg = f"{what} failed ({reason})"
+                raise RetriableAPIError(msg) from None
+
+        return self._retry.run(attempt, what=what)
+
+    @staticmethod
     def _connect(
-        self, host: str, port: int, config: Mapping[str, t.Any], key: paramiko.PKey | None
+        ssh: paramiko.SSHClient,
+        host: str,
+        port: int,
+        config: Mapping[str, t.Any],
+        key: paramiko.PKey | None,
     ) -> None:
         import paramiko  # noqa: PLC0415
 
         where = f"sftp_host {host}:{port}"
         try:
-            self._ssh.connect(
+            ssh.connect(
                 host,
                 port=port,
                 username=config.get("sftp_username"),
@@ -220,19 +262,21 @@ class SftpStore:
             msg = f"could not connect to {where}: {exc.strerror or type(exc).__name__}"
             raise HealthExError(msg) from None
 
-    def _load_known_hosts(self, known: str) -> None:
+    @staticmethod
+    def _load_known_hosts(ssh: paramiko.SSHClient, known: str) -> None:
         """``sftp_known_hosts``: known_hosts lines, or the path of such a file."""
         try:
-            self._add_known_hosts(known)
+            SftpStore._add_known_hosts(ssh, known)
         except OSError as exc:
             msg = f"sftp_known_hosts '{known}' cannot be read ({exc.strerror or 'error'})"
             raise HealthExError(msg) from None
 
-    def _add_known_hosts(self, known: str) -> None:
+    @staticmethod
+    def _add_known_hosts(ssh: paramiko.SSHClient, known: str) -> None:
         from paramiko.hostkeys import HostKeyEntry  # noqa: PLC0415
 
         lines = known if "\n" in known or " " in known.strip() else Path(known).read_text()
-        keys = self._ssh.get_host_keys()
+        keys = ssh.get_host_keys()
         for line in lines.splitlines():
             if line.strip() and not line.startswith("#"):
                 entry = HostKeyEntry.from_line(line)
@@ -242,17 +286,18 @@ class SftpStore:
 
     def list(self) -> Iterator[RemoteFile]:
         """Every regular file below the root (recursively)."""
+        what = f"SFTP listing of sftp_root '{self.root}'"
         try:
-            yield from self._list()
-        except OSError as exc:
-            msg = f"SFTP listing of sftp_root '{self.root}' failed ({_reason(exc)})"
+            return iter(self._retried(what, lambda sftp: list(self._list(sftp))))
+        except FileNotFoundError as exc:
+            msg = f"{what} failed ({_reason(exc)})"
             raise HealthExError(msg) from None
 
-    def _list(self) -> Iterator[RemoteFile]:
+    def _list(self, sftp: paramiko.SFTPClient) -> Iterator[RemoteFile]:
         pending = [self.root]
         while pending:
             directory = pending.pop()
-            for attrs in self._sftp.listdir_attr(directory):
+            for attrs in sftp.listdir_attr(directory):
                 path = str(PurePosixPath(directory) / attrs.filename)
                 if stat.S_ISDIR(attrs.st_mode or 0):
                     pending.append(path)
@@ -265,17 +310,27 @@ class SftpStore:
                     )
 
     def download(self, key: str, target: t.BinaryIO) -> None:
-        """Stream one file into ``target``."""
+        """Stream one file into ``target`` (from its start again on a retry)."""
+        what = f"SFTP download of delivered file '{key}'"
+
+        def fetch(sftp: paramiko.SFTPClient) -> None:
+            target.seek(0)
+            target.truncate()
+            sftp.getfo(str(PurePosixPath(self.root) / key), target)
+
         try:
-            self._sftp.getfo(str(PurePosixPath(self.root) / key), target)
-        except OSError as exc:
-            msg = f"SFTP download of delivered file '{key}' failed ({_reason(exc)})"
+            self._retried(what, fetch)
+        except FileNotFoundError as exc:
+            msg = f"{what} failed ({_reason(exc)})"
             raise HealthExError(msg) from None
 
     def close(self) -> None:
         """Close the SFTP session and the SSH connection."""
-        self._sftp.close()
-        self._ssh.close()
+        if self._sftp is not None:
+            self._sftp.close()
+        if self._ssh is not None:
+            self._ssh.close()
+        self._sftp = self._ssh = None
 
 
 def _reason(exc: OSError) -> str:

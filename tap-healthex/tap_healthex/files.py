@@ -31,6 +31,8 @@ if t.TYPE_CHECKING:
     import logging
     from collections.abc import Callable, Iterator, Mapping
 
+    from tap_healthex.retry import RetryPolicy
+
 DEFAULT_TEMPLATE = "{orgId}/{projectId}/{healthexPatientId}/{retrievalId}/bundle.json"
 FILES_STREAM = "delivery_files"
 
@@ -57,8 +59,10 @@ class DeliveryReader:
         recent: Mapping[str, str],
         selected: Callable[[], set[str]],
         logger: logging.Logger,
+        retry: RetryPolicy,
     ) -> None:
         self.config = config
+        self.retry = retry
         self.watermark = watermark
         self.new_watermark = watermark
         self.recent = dict(recent)  # key -> last_modified of files read inside the lookback
@@ -93,7 +97,7 @@ class DeliveryReader:
         if kind == "s3":
             return S3Store(self.config)
         if kind == "sftp":
-            return SftpStore(self.config)
+            return SftpStore(self.config, self.retry)
         return None
 
     def _run(self) -> None:

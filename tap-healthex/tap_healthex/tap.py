@@ -362,6 +362,7 @@ class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
                 if isinstance(s, DeliveryStream) and s.selected
             },
             logger=self.logger,
+            retry=self.retry_policy,
         )
         atexit.register(reader.close)
         return reader

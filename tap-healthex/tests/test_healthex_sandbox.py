@@ -324,3 +324,13 @@ def test_a_consent_changed_while_paging_is_read_by_the_next_run(make_healthex_sa
         c["updatedAt"] for c in sandbox.truth("consent_records") if c["studyId"] == project
     )
     assert held["replication_key_value"] == newest
+
+
+def test_a_dropped_or_failing_sftp_connection_is_retried(make_healthex_sandbox, run_tap):
+    sandbox = make_healthex_sandbox(seed=49, patients_per_project=2, delivery="sftp")
+    # The first file opened loses the connection; the second gets an SFTP failure.
+    sandbox.fail_next("drop", "503")
+    result = run_tap(config_for(sandbox, "sftp"), streams=["delivery_files"])
+    assert sandbox.stats()["faults_injected"] == 2
+    read = {f["key"]: f["parse_error"] for f in result.records("delivery_files")}
+    assert read == {d["key"]: None for d in sandbox.delivered()}
