@@ -17,6 +17,7 @@ from tap_healthex.errors import (
     describe_response,
     vendor_error_code,
 )
+from tap_healthex.files import parse_time
 
 if t.TYPE_CHECKING:
     import requests
@@ -93,9 +94,6 @@ class ConsentRecordsStream(HealthExStream):
         ),
     ).to_dict()
 
-    # The oldest possible bookmark: the next run reads every consent again.
-    EPOCH = "1970-01-01T00:00:00Z"
-
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """The page's records; remember how many the server counts in all."""
         self._total = envelope(response)["total"]
@@ -112,8 +110,12 @@ class ConsentRecordsStream(HealthExStream):
         """
         self._total = 0
         ids: set[str] = set()
+        oldest: tuple[datetime, str] | None = None
         for record in super().get_records(context):
             ids.add(record["id"])
+            at = parse_time(record["updatedAt"])  # validate_response checked it parses
+            if at is not None and (oldest is None or at < oldest[0]):
+                oldest = (at, record["updatedAt"])
             yield record
         if len(ids) < self._total:
             self.logger.warning(
@@ -123,8 +125,13 @@ class ConsentRecordsStream(HealthExStream):
                 len(ids),
                 self._total,
             )
-            start = self.get_starting_replication_key_value(context) or self.EPOCH
-            self.state_manager.write_replication_key_signpost(start, context=context)
+            # A first run keeps the oldest consent it read: the first page held the
+            # oldest of all, and a skipped consent is not older.
+            start = self.get_starting_replication_key_value(context)
+            if start is None and oldest is not None:
+                start = oldest[1]
+            if start is not None:
+                self.state_manager.write_replication_key_signpost(start, context=context)
 
     def extra_headers(self, context: Context | None) -> dict[str, str]:
         """If-Modified-Since: the bookmark, one second early (HTTP dates have no ms)."""

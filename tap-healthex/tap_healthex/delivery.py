@@ -122,16 +122,18 @@ class S3Store:
             "aws_session_token": config.get("aws_session_token"),
         }
         session = boto3.session.Session(**{k: v for k, v in credentials.items() if v})
-        self._client = session.client(
-            "s3",
-            region_name=config.get("aws_region") or None,
-            endpoint_url=config.get("s3_endpoint_url") or None,
-            config=Config(
-                retries={"mode": "standard", "max_attempts": 5},
-                connect_timeout=float(config.get("request_timeout", 60)),
-                read_timeout=float(config.get("request_timeout", 60)),
-            ),
-        )
+        # A malformed aws_region or s3_endpoint_url fails here, before any request.
+        with s3_errors("S3 client for aws_region and s3_endpoint_url"):
+            self._client = session.client(
+                "s3",
+                region_name=config.get("aws_region") or None,
+                endpoint_url=config.get("s3_endpoint_url") or None,
+                config=Config(
+                    retries={"mode": "standard", "max_attempts": 5},
+                    connect_timeout=float(config.get("request_timeout", 60)),
+                    read_timeout=float(config.get("request_timeout", 60)),
+                ),
+            )
         self.bucket = str(config["s3_bucket"])
         self.prefix = str(config.get("s3_prefix") or "").strip("/")
 
@@ -265,10 +267,15 @@ class SftpStore:
     @staticmethod
     def _load_known_hosts(ssh: paramiko.SSHClient, known: str) -> None:
         """``sftp_known_hosts``: known_hosts lines, or the path of such a file."""
+        import paramiko  # noqa: PLC0415
+
         try:
             SftpStore._add_known_hosts(ssh, known)
         except OSError as exc:
             msg = f"sftp_known_hosts '{known}' cannot be read ({exc.strerror or 'error'})"
+            raise HealthExError(msg) from None
+        except (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey, ValueError):
+            msg = "sftp_known_hosts holds a line that is not a known_hosts entry"
             raise HealthExError(msg) from None
 
     @staticmethod

@@ -7,7 +7,6 @@ They never carry a response body, a query string, a token or a patient field.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlparse
 
 import msgspec
 import requests
@@ -22,6 +21,15 @@ MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 class HealthExError(FatalAPIError):
     """A failure that ends the run; its message is safe to log."""
+
+
+class ResponseTooLargeError(HealthExError):
+    """An answer over MAX_RESPONSE_BYTES, refused unread; the retry policy names the call."""
+
+
+def too_large(what: str) -> str:
+    """One line: what was asked answered a body over the limit."""
+    return f"{what} answered a body over {MAX_RESPONSE_BYTES >> 20} MiB; refusing to read it"
 
 
 class Unauthorized(Exception):  # noqa: N818 - named after the HTTP status
@@ -68,9 +76,4 @@ def refuse_large_bodies(response: requests.Response, *_args: object, **_kwargs: 
             response._content = bytes(body)  # what requests itself sets after reading
             return
     response.close()
-    path = urlparse(response.request.url or "").path
-    msg = (
-        f"{response.request.method} {path} answered a body over "
-        f"{MAX_RESPONSE_BYTES >> 20} MiB; refusing to read it"
-    )
-    raise HealthExError(msg)
+    raise ResponseTooLargeError(too_large("an answer"))

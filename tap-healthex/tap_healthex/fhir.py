@@ -51,7 +51,9 @@ def bundle_resources(path: Path) -> Iterator[dict]:
                     msg = "a Bundle entry without a resource"
                     raise NotFhir(msg)
                 if not isinstance(resource.get("id"), str):
-                    msg = f"a {resource['resourceType'][:64]} resource without an id"
+                    kind = resource["resourceType"]
+                    shown = kind if _TYPE_NAME.match(kind) else "FHIR"
+                    msg = f"a {shown} resource without an id"
                     raise NotFhir(msg)
                 yield resource
     except ijson.JSONError:

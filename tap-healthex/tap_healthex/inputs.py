@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 import typing as t
 from pathlib import Path
 
@@ -28,9 +29,9 @@ class InputError(HealthExError):
 
 
 def read_json_object(path: str, what: str) -> str:
-    """The text of a JSON-object file, or an InputError naming the file."""
+    """The text of a JSON-object file (``-``: standard input), or an InputError naming it."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         msg = f"{what} '{path}' cannot be read ({exc.strerror or type(exc).__name__})"
         raise InputError(msg) from None
@@ -84,6 +85,9 @@ def check_state(
     for name, bookmark in bookmarks.items():
         if name in streams:
             _check_bookmark(streams[name], bookmark, check_value)
+        elif not isinstance(bookmark, dict):
+            msg = f"state for stream '{name}' is not an object"
+            raise InputError(msg)
     return unknown
 
 

@@ -18,7 +18,13 @@ import typing as t
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_healthex.errors import HealthExError, Unauthorized, describe_response
+from tap_healthex.errors import (
+    HealthExError,
+    ResponseTooLargeError,
+    Unauthorized,
+    describe_response,
+    too_large,
+)
 
 T = t.TypeVar("T")
 
@@ -100,6 +106,9 @@ class RetryPolicy:
             tries += 1
             try:
                 return attempt()
+            except ResponseTooLargeError:
+                # The hook saw only a URL, which may hold ids: name the call instead.
+                raise ResponseTooLargeError(too_large(what)) from None
             except Unauthorized as exc:
                 if reauthenticated or on_unauthorized is None:
                     msg = f"{exc}: the API refused the credentials after a fresh login"

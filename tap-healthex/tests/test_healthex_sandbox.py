@@ -334,3 +334,17 @@ def test_a_dropped_or_failing_sftp_connection_is_retried(make_healthex_sandbox, 
     assert sandbox.stats()["faults_injected"] == 2
     read = {f["key"]: f["parse_error"] for f in result.records("delivery_files")}
     assert read == {d["key"]: None for d in sandbox.delivered()}
+
+
+def test_a_first_run_that_saw_consents_move_keeps_the_oldest_as_its_bookmark(
+    make_healthex_sandbox, run_tap
+):
+    sandbox = make_healthex_sandbox(seed=48, patients_per_project=6, delivery="s3")
+    project = sandbox.projects[0]
+    served = [c for c in sandbox.truth("consent_records") if c["studyId"] == project]
+    change = {"op": "set_consent", "patient_id": served[0]["patientId"], "consented": True}
+    sandbox.schedule(1, [change], path=f"/v1/projects/{project}/consent-records")
+    first = run_tap(config_for(sandbox, "s3", page_size=2), streams=["consent_records"])
+    partitions = first.state["bookmarks"]["consent_records"]["partitions"]
+    [held] = [p for p in partitions if p["context"] == {"project_id": project}]
+    assert held["replication_key_value"] == served[0]["updatedAt"]

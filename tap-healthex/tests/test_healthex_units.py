@@ -177,7 +177,11 @@ def test_records_without_their_keys_are_refused_naming_stream_and_path(
 def test_a_body_over_the_cap_is_refused(requests_mock, run_tap, base_config, monkeypatch, what):
     monkeypatch.setattr(tap_healthex.errors, "MAX_RESPONSE_BYTES", 4096)
     big = {"data": [{"id": f"pat-{i}", "firstName": "Ada" * 50} for i in range(100)], "total": 100}
-    path = "GET /v1/projects/p1/recruitment/identified-patients"
+    # The call is named by its path template: a real path may hold a patient id.
+    path = (
+        "stream 'identified_patients': "
+        "GET /v1/projects/{project_id}/recruitment/identified-patients"
+    )
     if what == "token":
         requests_mock.post(f"{API}/v1/auth/token", json={"token": "t", "pad": "x" * 5000})
         path = "POST /v1/auth/token"
