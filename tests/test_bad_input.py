@@ -73,7 +73,7 @@ class Case:
     """One bad input. ``config`` and ``state`` change the good run's config and state."""
 
     name: str
-    expect: str  # what the one error line must contain
+    expect: str | tuple[str, ...]  # what the one error line must contain
     config: t.Callable[[dict], dict | str] = lambda config: config
     state: t.Callable[[dict], t.Any] = lambda state: state
     spoil: t.Callable[[t.Any], None] | None = None  # makes the vendor answer badly
@@ -112,6 +112,11 @@ def _file_cases(required: str, secret: str, url: str) -> list[Case]:
         Case("a state file that is missing", "state file", state=lambda _s: Path("/nonexistent")),
         Case("a state file holding a list", "state file", state=lambda _s: "[]"),
         Case("a state of another tap", "another tap", state=lambda _s: FOREIGN_STATE),
+        Case(
+            "a state whose unknown stream is no object",
+            "'retired'",
+            state=lambda s: {"bookmarks": {**s["bookmarks"], "retired": 5}},
+        ),
     ]
 
 
@@ -126,7 +131,7 @@ def _answer_cases(
     cases = [
         ("an answer that is not JSON", stream, spoil("html")),
         ("JSON of the wrong shape", stream, spoil("shape")),
-        ("a 200 MB answer", "64 MiB", spoil("huge", size=200 * MB)),
+        ("a 200 MB answer", (f"stream '{stream}'", "64 MiB"), spoil("huge", size=200 * MB)),
         *(
             (f"records missing their {role} ({key})", key, spoil("drop_key", key=key))
             for role, key in keys.items()
@@ -237,8 +242,15 @@ def _healthex_cases(delivery: str) -> list[Case]:
         ),
     ]
     cases = [Case(**{**c.__dict__, "watched": watched}) for c in cases]
+    if delivery == "s3":
+        cases += [Case("a malformed aws_region", "aws_region", config=_settings(aws_region="a b"))]
     if delivery == "sftp":
         cases += [
+            Case(
+                "a malformed sftp_known_hosts line",
+                "sftp_known_hosts",
+                config=_settings(sftp_known_hosts="[127.0.0.1]:22 ssh-ed25519 not-base64!"),
+            ),
             Case("a wrong SFTP password", "sftp_password", config=_settings(sftp_password="no")),
             Case("an SFTP host key that does not match", "host key", config=_other_host_key),
         ]
@@ -336,7 +348,8 @@ def test_bad_input_ends_in_one_line_a_failure_and_no_bookmark_movement(
     assert bad.returncode != 0
     assert "Traceback" not in bad.stderr, bad.stderr[-3000:]
     assert len(bad.errors) == 1, bad.errors
-    assert case.expect in bad.errors[0], bad.errors
+    expected = (case.expect,) if isinstance(case.expect, str) else case.expect
+    assert all(text in bad.errors[0] for text in expected), bad.errors
     assert found == []
     if not case.spoil:  # refused before reading anything: no record, no new bookmark
         assert '"type":"RECORD"' not in bad.stdout
