@@ -197,6 +197,8 @@ class SftpStore:
         try:
             self._connect(ssh, host, port, config, self._key)
             self._sftp = ssh.open_sftp()
+            # Without it a server that stalls mid-transfer would hold the run forever.
+            self._sftp.get_channel().settimeout(float(config.get("request_timeout", 60)))
         except BaseException:
             ssh.close()
             raise

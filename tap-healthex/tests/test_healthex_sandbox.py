@@ -348,3 +348,16 @@ def test_a_first_run_that_saw_consents_move_keeps_the_oldest_as_its_bookmark(
     partitions = first.state["bookmarks"]["consent_records"]["partitions"]
     [held] = [p for p in partitions if p["context"] == {"project_id": project}]
     assert held["replication_key_value"] == served[0]["updatedAt"]
+
+
+def test_an_sftp_server_that_stalls_past_the_timeout_is_retried(
+    make_healthex_sandbox, run_tap, caplog
+):
+    sandbox = make_healthex_sandbox(seed=50, patients_per_project=1, delivery="sftp")
+    sandbox.set_faults(rate=0.0, slow_seconds=3)
+    sandbox.fail_next("slow")
+    config = config_for(sandbox, "sftp", request_timeout=1)
+    result = run_tap(config, streams=["delivery_files"])
+    assert "SFTP download of delivered file" in caplog.text  # timed out, then retried
+    read = {f["key"]: f["parse_error"] for f in result.records("delivery_files")}
+    assert read == {d["key"]: None for d in sandbox.delivered()}
