@@ -15,13 +15,7 @@ import msgspec
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_humanapi.errors import (
-    ResponseTooLargeError,
-    Unauthorized,
-    describe_response,
-    refuse_large_bodies,
-    too_large,
-)
+from tap_humanapi.errors import Unauthorized, describe_response, refuse_large_bodies
 
 if t.TYPE_CHECKING:
     from tap_humanapi.retry import RetryPolicy
@@ -73,17 +67,9 @@ class Transport:
 
         def attempt() -> Reply:
             headers = {"Authorization": f"Bearer {token()}"} if token else {}
-            try:
-                response = self._session().request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    headers=headers,
-                    timeout=self.timeout,
-                )
-            except ResponseTooLargeError:  # name the stream or call, not only the path
-                raise ResponseTooLargeError(too_large(what)) from None
+            response = self._session().request(
+                method, url, params=params, json=json_body, headers=headers, timeout=self.timeout
+            )
             if response.status_code == 401 and on_unauthorized is not None:
                 raise Unauthorized(describe_response(response, what))
             self.retry.raise_for_retriable(response, what=what)

@@ -25,7 +25,7 @@ class HumanAPIError(FatalAPIError):
 
 
 class ResponseTooLargeError(HumanAPIError):
-    """An answer over MAX_RESPONSE_BYTES, refused unread; it ends the run."""
+    """An answer over MAX_RESPONSE_BYTES, refused unread; the retry policy names the call."""
 
 
 class UserFailure(Exception):  # noqa: N818 - a per-user outcome, not a crash
@@ -86,6 +86,4 @@ def refuse_large_bodies(response: requests.Response, *_args: object, **_kwargs: 
             response._content = bytes(body)  # what requests itself sets after reading
             return
     response.close()
-    raise ResponseTooLargeError(
-        too_large(f"{response.request.method} {path_of(response.request.url or '')}")
-    )
+    raise ResponseTooLargeError(too_large("an answer"))

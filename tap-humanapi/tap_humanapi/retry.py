@@ -18,7 +18,14 @@ import typing as t
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_humanapi.errors import HumanAPIError, Unauthorized, UserFailure, describe_response
+from tap_humanapi.errors import (
+    HumanAPIError,
+    ResponseTooLargeError,
+    Unauthorized,
+    UserFailure,
+    describe_response,
+    too_large,
+)
 
 T = t.TypeVar("T")
 
@@ -100,6 +107,9 @@ class RetryPolicy:
             tries += 1
             try:
                 return attempt()
+            except ResponseTooLargeError:
+                # The hook saw only a URL: name the call, as every other error does.
+                raise ResponseTooLargeError(too_large(what)) from None
             except Unauthorized as exc:
                 if reauthenticated or on_unauthorized is None:
                     # Tokens are per user: a token refused again is that user's problem.
