@@ -220,7 +220,11 @@ class SftpStore:
                 msg = f"{what} failed ({reason})"
                 raise RetriableAPIError(msg) from None
 
-        return self._retry.run(attempt, what=what)
+        try:
+            return self._retry.run(attempt, what=what)
+        except FileNotFoundError as exc:  # not retried: it will not appear by itself
+            msg = f"{what} failed ({_reason(exc)})"
+            raise HealthExError(msg) from None
 
     @staticmethod
     def _connect(
@@ -296,11 +300,7 @@ class SftpStore:
     def list(self) -> Iterator[RemoteFile]:
         """Every regular file below the root (recursively)."""
         what = f"SFTP listing of sftp_root '{self.root}'"
-        try:
-            return iter(self._retried(what, lambda sftp: list(self._list(sftp))))
-        except FileNotFoundError as exc:
-            msg = f"{what} failed ({_reason(exc)})"
-            raise HealthExError(msg) from None
+        return iter(self._retried(what, lambda sftp: list(self._list(sftp))))
 
     def _list(self, sftp: paramiko.SFTPClient) -> Iterator[RemoteFile]:
         pending = [self.root]
@@ -327,11 +327,7 @@ class SftpStore:
             target.truncate()
             sftp.getfo(str(PurePosixPath(self.root) / key), target)
 
-        try:
-            self._retried(what, fetch)
-        except FileNotFoundError as exc:
-            msg = f"{what} failed ({_reason(exc)})"
-            raise HealthExError(msg) from None
+        self._retried(what, fetch)
 
     def close(self) -> None:
         """Close the SFTP session and the SSH connection."""

@@ -149,7 +149,6 @@ class DeliveryReader:
             "project_id": fields.get("projectId"),
             "healthex_patient_id": fields.get("healthexPatientId"),
             "retrieval_id": fields.get("retrievalId"),
-            "file_key": remote.key,
         }
         count, error = 0, None
         assert self._spool is not None
@@ -162,6 +161,7 @@ class DeliveryReader:
                     meta = obj(resource.get("meta"))
                     record = {
                         **keys,
+                        "file_key": remote.key,
                         "id": resource["id"],
                         "resource_type": resource["resourceType"],
                         "meta_last_updated": meta.get("lastUpdated"),
@@ -186,7 +186,7 @@ class DeliveryReader:
                 raise HealthExError(msg)
             self.logger.warning("Delivered file %s skipped: %s", remote.key, error)
         file_record = {
-            **{k: v for k, v in keys.items() if k != "file_key"},  # it is "key" here
+            **keys,
             "key": remote.key,
             "size": remote.size,
             "etag": remote.etag,
