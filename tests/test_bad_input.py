@@ -233,15 +233,15 @@ def _healthex_cases(delivery: str) -> list[Case]:
     skip = _settings(skip_bad_files=True)
     watched = ("delivery_files",)
     cases = [
-        Case("a delivered file that is not JSON", "r-bad", spoil=_bad_file(b"<xml/>"), mend=skip),
         Case(
-            "a delivered file that is not FHIR",
+            f"a delivered file that is not {kind}",
             "r-bad",
-            spoil=_bad_file(b'{"resourceType": "Binary", "id": "x"}'),
+            spoil=_bad_file(data),
+            watched=watched,
             mend=skip,
-        ),
+        )
+        for kind, data in (("JSON", b"<xml/>"), ("FHIR", b'{"resourceType": "Binary", "id": "x"}'))
     ]
-    cases = [Case(**{**c.__dict__, "watched": watched}) for c in cases]
     if delivery == "s3":
         cases += [Case("a malformed aws_region", "aws_region", config=_settings(aws_region="a b"))]
     if delivery == "sftp":
