@@ -186,7 +186,7 @@ def _humanapi_change(sandbox) -> None:
         sandbox.source_sync(client_user_id, new=2, updated=1)
 
 
-watched = ("user_sync_status",)
+USER_MARKERS = ("user_sync_status",)
 HUMANAPI = Vendor(
     tap="tap-humanapi",
     fixture="make_humanapi_sandbox",
@@ -204,8 +204,10 @@ HUMANAPI = Vendor(
         ),
         # Data lists: seed 91's changes may leave a user's allergies empty, so the keys
         # are dropped from the sources, which every changed user has.
-        *_answer_cases(lambda _sb: "/v1/human/medical/allergies", "allergies", {}, watched),
-        *_answer_cases(lambda _sb: "/v1/human/sources", "sources", {"primary key": "id"}, watched),
+        *_answer_cases(lambda _sb: "/v1/human/medical/allergies", "allergies", {}, USER_MARKERS),
+        *_answer_cases(
+            lambda _sb: "/v1/human/sources", "sources", {"primary key": "id"}, USER_MARKERS
+        ),
     ],
 )
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from harness import compare, duckdb_rows, meltano_env, postgres_rows
-from leaks import leaks
+from leaks import humanapi_secrets, leaks
 from sandbox.humanapi import PATHS, SINGLE_TABLES
 
 DATA_TABLES = [t for t in PATHS if t != "sources"]
@@ -43,16 +43,6 @@ def _outcomes(rows) -> dict[str, str]:
     return {row["client_user_id"]: row["outcome"] for row in rows}
 
 
-def _secrets(sandbox) -> set[str]:
-    people = {
-        v
-        for u in sandbox.users()
-        for k, v in u.items()
-        if k in {"firstName", "lastName", "dateOfBirth", "clientUserEmail"}
-    }
-    return {sandbox.client_secret, *sandbox.issued_tokens(), *filter(None, people)}
-
-
 def _sync_change_and_resync(sandbox, meltano, loader: str, rows_of) -> None:
     meltano.env |= _env(sandbox)
     meltano.run("run", "tap-humanapi", loader)
@@ -74,7 +64,7 @@ def _sync_change_and_resync(sandbox, meltano, loader: str, rows_of) -> None:
     stats = sandbox.stats()
     assert stats["data_requests"] == 0
     assert stats["sources_requests"] == len(sandbox.client_user_ids("served"))
-    assert leaks("\n".join(meltano.logs), _secrets(sandbox)) == []
+    assert leaks("\n".join(meltano.logs), humanapi_secrets(sandbox)) == []
 
 
 @pytest.mark.e2e
