@@ -13,21 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+from sandbox.painchek import TABLES as PAINCHEK_TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "output"
 WAREHOUSE = OUTPUT / "warehouse.duckdb"
 MELTANO = ROOT / ".tools" / "meltano" / "bin" / "meltano"
 CLIENT_ID, CLIENT_SECRET = "demo-client", "demo-client-secret"  # the sandboxes', not real
-PAINCHEK_TABLES = (
-    "patients",
-    "assessments",
-    "sites",
-    "admissions",
-    "comments",
-    "users",
-    "licenses",
-)
 CHANGES = {"insert": 5, "update": 10, "delete": 3}
 CREDENTIALS = ("--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET)
 

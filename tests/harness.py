@@ -13,6 +13,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".tools" / "meltano" / "bin" / "meltano"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+# tap-healthex's FHIR resource tables, as they land in the warehouse.
+FHIR_TABLES = (
+    "patient",
+    "condition",
+    "observation",
+    "medication_request",
+    "medication_statement",
+    "allergy_intolerance",
+    "immunization",
+    "procedure",
+    "encounter",
+    "diagnostic_report",
+    "document_reference",
+    "fhir_other",
+)
 PG_HELP = (
     "PostgreSQL is not reachable at 127.0.0.1:5432 (database 'test', trust auth). Start it "
     "with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"

@@ -5,23 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import duckdb_rows, meltano_env, postgres_rows
+from harness import FHIR_TABLES, duckdb_rows, meltano_env, postgres_rows
 from leaks import healthex_secrets, leaks
-
-RESOURCE_TABLES = (
-    "patient",
-    "condition",
-    "observation",
-    "medication_request",
-    "medication_statement",
-    "allergy_intolerance",
-    "immunization",
-    "procedure",
-    "encounter",
-    "diagnostic_report",
-    "document_reference",
-    "fhir_other",
-)
 
 
 def _env(sandbox, delivery: str) -> dict[str, str]:
@@ -39,7 +24,7 @@ def _truth(sandbox) -> dict[tuple, dict]:
 
 def _landed(rows_of) -> dict[tuple, dict]:
     landed = {}
-    for table in RESOURCE_TABLES:
+    for table in FHIR_TABLES:
         for row in rows_of(table):
             resource = row["resource"]
             resource = json.loads(resource) if isinstance(resource, str) else resource

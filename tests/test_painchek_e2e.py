@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from harness import compare, duckdb_rows, meltano_env, postgres_rows
 from leaks import leaks, painchek_secrets
-
-TABLES = ("patients", "assessments", "sites", "admissions", "comments", "users", "licenses")
+from sandbox.painchek import TABLES
 
 
 def _sandbox_env(sandbox) -> dict[str, str]:

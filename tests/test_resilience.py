@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from harness import (
+    FHIR_TABLES,
     MELTANO,
     ROOT,
     SCENARIOS,
@@ -35,30 +36,7 @@ from leaks import healthex_secrets, humanapi_secrets, leaks, painchek_secrets
 from sandbox.framework import FAULT_KINDS
 from sandbox.humanapi import PATHS as HUMANAPI_PATHS
 from sandbox.humanapi import SINGLE_TABLES
-
-PAINCHEK_TABLES = (
-    "patients",
-    "assessments",
-    "sites",
-    "admissions",
-    "comments",
-    "users",
-    "licenses",
-)
-FHIR_TABLES = (
-    "patient",
-    "condition",
-    "observation",
-    "medication_request",
-    "medication_statement",
-    "allergy_intolerance",
-    "immunization",
-    "procedure",
-    "encounter",
-    "diagnostic_report",
-    "document_reference",
-    "fhir_other",
-)
+from sandbox.painchek import TABLES as PAINCHEK_TABLES
 
 
 @dataclass
