@@ -10,6 +10,7 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
+from tapkit.fidelity import KeepsVendorFields
 
 from tap_healthex.errors import (
     HealthExError,
@@ -57,7 +58,7 @@ class EnvelopePaginator(BaseAPIPaginator[int]):
         return self.current_value + len(envelope(response)["data"])
 
 
-class HealthExStream(RESTStream[int]):
+class HealthExStream(KeepsVendorFields, RESTStream[int]):
     """A HealthEx list, one partition per project."""
 
     records_path: str
@@ -189,4 +190,4 @@ class HealthExStream(RESTStream[int]):
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Add the project id."""
         row["project_id"] = (context or {}).get("project_id")
-        return row
+        return super().post_process(row, context)

@@ -6,6 +6,7 @@ import typing as t
 
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from tapkit.fidelity import KeepsVendorFields
 
 from tap_humanapi import schemas
 from tap_humanapi.schemas import MEDICAL, RECORD, WELLNESS, typed
@@ -32,7 +33,7 @@ class HumanAPIStream(Stream):
         self._coordinator = coordinator
 
 
-class UsersStream(HumanAPIStream):
+class UsersStream(KeepsVendorFields, HumanAPIStream):
     """Users of the app, from the admin API (this shard's, or the configured ones)."""
 
     name = "users"
@@ -63,7 +64,7 @@ class PerUserStream(HumanAPIStream):
             bookmark["streams"] = covered
 
 
-class SourcesStream(PerUserStream):
+class SourcesStream(KeepsVendorFields, PerUserStream):
     """Every source account of every user, with its sync status."""
 
     name = "sources"
@@ -85,7 +86,7 @@ class SourcesStream(PerUserStream):
                 }
 
 
-class UserDataStream(PerUserStream):
+class UserDataStream(KeepsVendorFields, PerUserStream):
     """One data endpoint of every changed user."""
 
     path: str

@@ -8,9 +8,9 @@ from importlib.metadata import PackageNotFoundError, version
 import msgspec
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
-from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 from singer_sdk.streams.rest import HTTPRequest, PageContext
+from tapkit.fidelity import KeepsVendorFields
 
 from tap_painchek.errors import (
     PainChekError,
@@ -36,15 +36,12 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 _decode = msgspec.json.Decoder().decode
 
 
-class PainChekStream(RESTStream[SyncPage]):
+class PainChekStream(KeepsVendorFields, RESTStream[SyncPage]):
     """A PainChek list endpoint read incrementally with ``?sync=<update_stamp>``."""
 
     primary_keys: t.ClassVar[tuple[str, ...]] = ("uuid",)
     replication_key = "update_stamp"
     is_sorted = False
-    # Nested vendor objects (an assessment's data, a device) are kept as sent:
-    # conform only top-level values, which also saves a recursive walk per record.
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
     # A 403 on a restricted endpoint skips the stream instead of failing the run.
     may_be_restricted = False
     extra_params: t.ClassVar[dict[str, str]] = {}
@@ -193,4 +190,4 @@ class PainChekStream(RESTStream[SyncPage]):
         external_id = row.get("external_id")
         if external_id is not None and not isinstance(external_id, str):
             row["external_id"] = str(external_id)
-        return row
+        return super().post_process(row, context)

@@ -11,17 +11,19 @@ from pathlib import Path
 import pytest
 
 TAP_DIR = Path(__file__).resolve().parent.parent
+TAPKIT_DIR = TAP_DIR.parent / "tapkit"  # the shared core, a dependency published beside it
 UV = Path(sys.executable).parent / "uv"
 
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [str(UV), "build", "--quiet", "--out-dir", str(out), str(TAP_DIR)],
-        check=True,
-        capture_output=True,
-    )
+    for project in (TAP_DIR, TAPKIT_DIR):
+        subprocess.run(
+            [str(UV), "build", "--quiet", "--out-dir", str(out), str(project)],
+            check=True,
+            capture_output=True,
+        )
     return out
 
 
@@ -45,6 +47,7 @@ def test_wheel_and_sdist_carry_readme_license_and_metadata(dist):
 
 def test_the_wheel_installs_into_a_fresh_venv_and_runs(dist, tmp_path):
     (wheel,) = dist.glob("tap_painchek-*.whl")
+    (core,) = dist.glob("healthdata_tapkit-*.whl")
     venv = tmp_path / "venv"
     subprocess.run(
         [str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)],
@@ -60,6 +63,7 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs(dist, tmp_path):
             "--python",
             str(venv / "bin" / "python"),
             str(wheel),
+            str(core),
         ],
         check=True,
         capture_output=True,

@@ -279,7 +279,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if fault == "slow":
             time.sleep(sandbox.faults.slow_seconds)
         response = sandbox.fault_response(fault, request) or sandbox.handle_api(request)
-        response = sandbox.malformed(request.path, response)
+        response = sandbox.malformed(
+            request.path, sandbox.with_vendor_fields(request.path, response)
+        )
         if fault == "truncate":
             self._write(response, truncate=True)
             return
@@ -334,6 +336,7 @@ class VendorSandbox(abc.ABC):
         self._stats = Stats(self.extra_stats)
         self._schedules: list[_Scheduled] = []
         self._malformed: dict[str, tuple[str, str | None, int]] = {}
+        self._vendor_fields: dict[str, dict[str, Any]] = {}
         self.latency_ms = _parse_int(latency_ms, "latency_ms", 0)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -381,6 +384,14 @@ class VendorSandbox(abc.ABC):
         if latency_ms is not None:
             self.latency_ms = _parse_int(latency_ms, "latency_ms", 0)
 
+    def records_in(self, payload: Any) -> list[dict[str, Any]]:
+        """The record objects of a JSON answer (for ``add_vendor_fields``)."""
+        return (
+            [item for item in payload if isinstance(item, dict)]
+            if isinstance(payload, list)
+            else []
+        )
+
     def schedule_ops(self) -> Mapping[str, Callable[..., object]]:
         """Vendor operations a schedule may run besides mutate ops: op name -> callable.
 
@@ -399,6 +410,7 @@ class VendorSandbox(abc.ABC):
             ("POST", p + "config"): self._control_config,
             ("POST", p + "schedule"): self._control_schedule,
             ("POST", p + "malform"): self._control_malform,
+            ("POST", p + "vendor_fields"): self._control_vendor_fields,
             ("GET", p + "stats"): lambda _r: json_response(200, self.stats()),
             ("POST", p + "stats/reset"): self._control_reset_stats,
         }
@@ -545,6 +557,36 @@ class VendorSandbox(abc.ABC):
             payload = _without_key(payload, str(key))
         return replace(response, body=msgspec.json.encode(payload))
 
+    def add_vendor_fields(self, path: str, fields: Mapping[str, Any]) -> None:
+        """Serve ``fields`` in every record of every 2xx answer under ``path``.
+
+        A vendor adds fields to its records over time, and some fields are documented
+        nowhere: this shows what a tap does with a field it never declared.
+        """
+        if not isinstance(fields, Mapping) or not fields:
+            raise ControlError("fields must be a non-empty JSON object")
+        with self._lock:
+            self._vendor_fields.setdefault(path, {}).update(fields)
+
+    def clear_vendor_fields(self) -> None:
+        """Serve the records as before."""
+        with self._lock:
+            self._vendor_fields.clear()
+
+    def with_vendor_fields(self, path: str, response: Response) -> Response:
+        """``response`` with the fields ``add_vendor_fields`` asked for (2xx JSON only)."""
+        with self._lock:
+            added = {}
+            for prefix, fields in sorted(self._vendor_fields.items()):
+                if path.startswith(prefix):
+                    added.update(fields)
+        if not added or not 200 <= response.status < 300:
+            return response
+        payload = msgspec.json.decode(response.body)
+        for record in self.records_in(payload):
+            record.update(added)
+        return replace(response, body=msgspec.json.encode(payload))
+
     def stats(self) -> dict[str, Any]:
         """Counters of API requests since start or the last reset."""
         with self._lock:
@@ -679,6 +721,14 @@ class VendorSandbox(abc.ABC):
             self.malform_clear()
         else:
             self.malform(**body)
+        return json_response(200, {"ok": True})
+
+    def _control_vendor_fields(self, request: Request) -> Response:
+        body = self._control_body(request)
+        if body.get("clear"):
+            self.clear_vendor_fields()
+        else:
+            self.add_vendor_fields(str(body.get("path") or "/"), body.get("fields") or {})
         return json_response(200, {"ok": True})
 
     def _control_reset_stats(self, _request: Request) -> Response:

@@ -1,0 +1,1 @@
+"""The core the healthcare taps share."""

@@ -1,0 +1,236 @@
+"""Nothing a vendor sends is dropped, and every record matches its stream's schema.
+
+singer-sdk removes every top-level property a stream's schema does not declare ("not
+found in catalog schema. Ignoring."), and a validating loader rejects a record whose
+value has another JSON type than the schema says. Vendors add fields over time and
+some endpoints have no public documentation, so each stream whose records are vendor
+objects carries one catch-all column, ``extra_fields``:
+
+- a top-level field the schema does not declare moves there, with its value;
+- a declared field whose value has a JSON type the schema does not allow moves
+  there too (the column stays null), except numbers and booleans sent where a string
+  is declared (ids and codes are strings here), which become their JSON text;
+- one WARNING per stream per run names those fields: names only, never values.
+
+With schema flattening on, a nested object the schema declares becomes one column per
+declared inner field, and an inner field it does not declare would have no column: the
+guard moves such a field into the catch-all too, under its dotted path
+(``owner.since``). Without flattening, nested objects are kept exactly as sent.
+
+The catch-all declares no inner properties, so schema flattening keeps it as one JSON
+column and every loader stores it (JSON in PostgreSQL and DuckDB).
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from functools import cached_property
+
+import msgspec
+from singer_sdk import Stream, metrics
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+if t.TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable
+    from types import TracebackType
+
+    from singer_sdk.helpers.types import Context
+
+EXTRA = "extra_fields"
+EXTRA_SCHEMA: dict[str, t.Any] = {
+    "type": ["object", "null"],
+    "additionalProperties": True,
+    "description": (
+        "Added by the tap: every field the vendor sent that this schema does not "
+        "declare, and any declared field whose value had an unexpected JSON type, kept "
+        "as sent (null when there were none)."
+    ),
+}
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+    "null": (type(None),),
+}
+_JSON_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+_JSON_NAMES |= {dict: "object", list: "array"}
+# A field name is shown in the log only if it looks like one; a vendor that keyed an
+# object by something else (an id, a name) must not put it in a log line.
+_SHOWN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.$-]{0,63}$")
+_to_text = msgspec.json.encode
+
+
+def _types_of(node: t.Mapping[str, t.Any]) -> frozenset[type] | None:
+    kinds = node.get("type")
+    if kinds is None:  # no type: anything validates
+        return None
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    return frozenset(py for kind in kinds for py in _PY_TYPES.get(kind, ()))
+
+
+def _flattened_objects(
+    properties: t.Mapping[str, t.Any], depth: int, parent: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], frozenset[str]]]:
+    """Paths of the declared objects flattening expands, parents first, with their fields."""
+    found: list[tuple[tuple[str, ...], frozenset[str]]] = []
+    if depth <= 0:
+        return found
+    for name, node in properties.items():
+        inner = node.get("properties")
+        if inner is None or "object" not in (node.get("type") or ()):
+            continue
+        path = (*parent, name)
+        found.append((path, frozenset(inner)))
+        found.extend(_flattened_objects(inner, depth - 1, path))
+    return found
+
+
+class RecordGuard:
+    """Applies the rules above to each record of one stream, and reports once a run."""
+
+    def __init__(self, schema: t.Mapping[str, t.Any], flattening_depth: int = 0) -> None:
+        properties: t.Mapping[str, t.Any] = schema.get("properties", {})
+        self.declared = frozenset(properties)
+        self._flattened = tuple(_flattened_objects(properties, flattening_depth))
+        self._checks = tuple(
+            (name, types)
+            for name, node in properties.items()
+            if name != EXTRA and (types := _types_of(node)) is not None
+        )
+        self.undeclared: set[str] = set()
+        self.mistyped: dict[str, str] = {}
+        self._reported: set[str] = set()
+
+    def apply(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
+        """Move what the schema cannot hold into the catch-all; the row, changed in place."""
+        extra: dict[str, t.Any] = {}
+        if not self.declared.issuperset(row):
+            for name in [name for name in row if name not in self.declared]:
+                extra[name] = row.pop(name)
+            self.undeclared.update(extra)
+        for name, types in self._checks:
+            value = row.get(name)
+            if value is not None and type(value) not in types:
+                self._misfit(row, name, value, types, extra)
+        for path, declared in self._flattened:
+            self._unflattenable(row, path, declared, extra)
+        if extra:
+            kept = row.get(EXTRA)
+            row[EXTRA] = {**kept, **extra} if isinstance(kept, dict) else extra
+        return row
+
+    def _misfit(
+        self,
+        row: dict[str, t.Any],
+        name: str,
+        value: t.Any,
+        types: frozenset[type],
+        extra: dict[str, t.Any],
+    ) -> None:
+        if str in types and type(value) in (int, float, bool):
+            row[name] = _to_text(value).decode()
+            return
+        extra[name] = row.pop(name)
+        self.mistyped.setdefault(name, _JSON_NAMES.get(type(value), "another type"))
+
+    def _unflattenable(
+        self,
+        row: dict[str, t.Any],
+        path: tuple[str, ...],
+        declared: frozenset[str],
+        extra: dict[str, t.Any],
+    ) -> None:
+        node: t.Any = row
+        for name in path:
+            node = node.get(name) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or declared.issuperset(node):
+            return
+        for name in [name for name in node if name not in declared]:
+            dotted = ".".join((*path, name))
+            extra[dotted] = node.pop(name)
+            self.undeclared.add(dotted)
+
+    def report(self, stream_name: str, logger: logging.Logger) -> None:
+        """One WARNING naming the fields kept in the catch-all not yet reported this run."""
+        new_undeclared = sorted(self.undeclared - self._reported)
+        new_mistyped = sorted(set(self.mistyped) - self._reported)
+        if not (new_undeclared or new_mistyped):
+            return
+        self._reported.update(new_undeclared, new_mistyped)
+        parts = []
+        if new_undeclared:
+            parts.append(f"fields its schema does not declare: {_names(new_undeclared)}")
+        if new_mistyped:
+            shown = [f"{n} (sent as {self.mistyped[n]})" for n in new_mistyped if _shown(n)]
+            hidden = len(new_mistyped) - len(shown)
+            parts.append(
+                "declared fields sent with another type: "
+                + ", ".join(shown + ([f"{hidden} more"] if hidden else []))
+            )
+        logger.warning(
+            "Stream '%s': kept in the %s column, %s", stream_name, EXTRA, "; ".join(parts)
+        )
+
+
+def _shown(name: str) -> bool:
+    return bool(_SHOWN_NAME.match(name))
+
+
+def _names(names: list[str]) -> str:
+    shown = [name for name in names if _shown(name)]
+    hidden = len(names) - len(shown)
+    return ", ".join(shown + ([f"{hidden} more not shown"] if hidden else []))
+
+
+class KeepsVendorFields(Stream):
+    """A stream whose records are vendor objects: put it first among the bases.
+
+    Its ``post_process`` runs the guard after the stream's own (so a field the tap adds
+    or promotes counts as declared), and each sync ends with the guard's report.
+    """
+
+    # The SDK's recursive conformance would drop nested fields the schema does not
+    # declare; nested vendor objects are kept exactly as sent.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
+
+    @cached_property
+    def record_guard(self) -> RecordGuard:
+        """The guard of this stream, built from its declared schema."""
+        depth = 0
+        if self.config.get("flattening_enabled"):
+            depth = int(self.config.get("flattening_max_depth") or 0)
+        return RecordGuard(self.schema, flattening_depth=depth)
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """The stream's own post-processing, then the guard."""
+        processed = super().post_process(row, context)
+        return None if processed is None else self.record_guard.apply(processed)
+
+    def get_sync_timer(self) -> metrics.Timer:
+        """The SDK's timer of one sync, which also reports the guard's finds when it ends.
+
+        ``Stream.sync`` is final; the timer is the SDK's hook that wraps every sync,
+        failed ones included (a child stream syncs once per parent record, and the
+        guard names each field once a run).
+        """
+        return _ReportingTimer(self.name, lambda: self.record_guard.report(self.name, self.logger))
+
+
+class _ReportingTimer(metrics.Timer):
+    def __init__(self, stream_name: str, report: Callable[[], None]) -> None:
+        super().__init__(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: stream_name})
+        self._report = report
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        super().__exit__(exc_type, exc_val, exc_tb)
+        self._report()

@@ -1,0 +1,186 @@
+"""The catch-all keeps what a schema does not declare, and records validate after it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import typing as t
+
+import pytest
+from singer_sdk import Stream, Tap
+from tapkit.fidelity import EXTRA, KeepsVendorFields, RecordGuard
+from tapkit.schema import (
+    array,
+    boolean,
+    date_time,
+    integer,
+    number,
+    obj,
+    open_object,
+    stream_schema,
+    string,
+)
+from tapkit.testing import DROPPED_WARNING, schema_errors
+
+SCHEMA = stream_schema(
+    {
+        "id": string("Key."),
+        "updatedAt": date_time("Replication key."),
+        "code": string("A code the vendor documents as a string."),
+        "count": integer("A count."),
+        "score": number("A score."),
+        "active": boolean("A flag."),
+        "owner": obj("Nested, documented.", name=string()),
+        "blob": open_object("Nested, undocumented."),
+        "tags": array("A list.", string()),
+    },
+    keys=("id", "updatedAt"),
+)
+VENDOR_ROWS = [
+    {"id": "a", "updatedAt": "2025-01-01T00:00:00Z", "code": "x", "count": 1, "score": 1.5},
+    {
+        "id": "b",
+        "updatedAt": "2025-01-02T00:00:00Z",
+        "code": 7,  # a code sent as a number
+        "count": "many",  # another type than declared
+        "score": 2,
+        "active": True,
+        "owner": {"name": "n", "since": 2019},  # an undocumented nested field
+        "blob": {"anything": [1, 2]},
+        "tags": ["t"],
+        "newField": {"deep": True},  # undeclared
+        "another": None,
+    },
+]
+
+
+class ThingsStream(KeepsVendorFields, Stream):
+    name = "things"
+    primary_keys = ("id",)
+    replication_key = "updatedAt"
+    schema = SCHEMA
+
+    def get_records(self, context: t.Any) -> t.Iterable[dict]:
+        yield from copy.deepcopy(VENDOR_ROWS)
+
+
+class ThingsTap(Tap):
+    name = "tap-things"
+    config_jsonschema: t.ClassVar[dict] = {"type": "object", "properties": {}}
+
+    def discover_streams(self) -> list[Stream]:
+        return [ThingsStream(self)]
+
+
+def run_tap(capsys, config: dict | None = None) -> list[dict]:
+    tap = ThingsTap(config=config or {})
+    capsys.readouterr()
+    tap.sync_all()
+    out = capsys.readouterr().out
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def records(messages: list[dict]) -> list[dict]:
+    return [m["record"] for m in messages if m["type"] == "RECORD"]
+
+
+def test_undeclared_and_mistyped_fields_land_in_the_catch_all_with_their_values(capsys, caplog):
+    with caplog.at_level(logging.WARNING):
+        messages = run_tap(capsys)
+    first, second = records(messages)
+    assert first.get(EXTRA) is None
+    assert second[EXTRA] == {"newField": {"deep": True}, "another": None, "count": "many"}
+    assert second.get("count") is None
+    assert second["code"] == "7"  # a number where a string is declared: its JSON text
+    assert second["owner"] == {"name": "n", "since": 2019}  # nested fields kept as sent
+    assert schema_errors(messages) == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert not any(DROPPED_WARNING in w for w in warnings)
+    kept = [w for w in warnings if EXTRA in w]
+    assert len(kept) == 1  # one warning for the stream, naming fields, never values
+    assert "another" in kept[0]
+    assert "newField" in kept[0]
+    assert "count (sent as string)" in kept[0]
+    assert "many" not in kept[0]
+
+
+def test_without_the_mixin_the_sdk_drops_the_field_which_is_what_this_prevents(capsys, caplog):
+    class PlainStream(Stream):
+        name = "plain"
+        schema = SCHEMA
+        primary_keys = ("id",)
+
+        def get_records(self, context: t.Any) -> t.Iterable[dict]:
+            yield from copy.deepcopy(VENDOR_ROWS)
+
+    class PlainTap(ThingsTap):
+        def discover_streams(self) -> list[Stream]:
+            return [PlainStream(self)]
+
+    tap = PlainTap(config={})
+    capsys.readouterr()
+    with caplog.at_level(logging.WARNING):
+        tap.sync_all()
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    second = records(out)[1]
+    assert "newField" not in json.dumps(second)
+    assert any(DROPPED_WARNING in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_the_catch_all_survives_flattening_as_one_json_column(capsys, depth):
+    messages = run_tap(capsys, {"flattening_enabled": True, "flattening_max_depth": depth})
+    (schema,) = [m["schema"] for m in messages if m["type"] == "SCHEMA"]
+    second = records(messages)[1]
+    assert EXTRA in schema["properties"]
+    assert set(second) <= set(schema["properties"])
+    kept = json.loads(second[EXTRA])
+    assert kept["newField"] == {"deep": True}
+    assert kept["owner.since"] == 2019  # an undocumented nested field, not lost
+    assert second["owner__name"] == "n"
+
+
+def test_the_catch_all_survives_a_stream_map(capsys):
+    maps = {"things": {"code_upper": "code.upper()", "blob": None}}
+    messages = run_tap(capsys, {"stream_maps": maps})
+    second = records(messages)[1]
+    assert second["code_upper"] == "7"
+    assert second[EXTRA]["newField"] == {"deep": True}
+    assert schema_errors(messages) == []
+
+
+def test_field_names_that_do_not_look_like_names_are_not_logged():
+    guard = RecordGuard(SCHEMA)
+    guard.apply({"id": "a", "updatedAt": "2025-01-01T00:00:00Z", "Jane Doe 1950-01-01": 1})
+    logger = logging.getLogger("tapkit-test")
+    records_seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records_seen.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    try:
+        guard.report("things", logger)
+        guard.report("things", logger)  # nothing new: no second line
+    finally:
+        logger.removeHandler(handler)
+    (line,) = [r.getMessage() for r in records_seen]
+    assert "Jane" not in line
+    assert "1 more not shown" in line
+
+
+def test_schema_errors_catches_a_record_that_a_validating_loader_would_reject():
+    messages = [
+        {"type": "SCHEMA", "stream": "s", "schema": SCHEMA, "key_properties": ["id"]},
+        {"type": "RECORD", "stream": "s", "record": {"id": "a", "updatedAt": "yesterday"}},
+        {"type": "RECORD", "stream": "s", "record": {"id": "b", "updatedAt": "2025-01-01"}},
+        {"type": "RECORD", "stream": "s", "record": {"updatedAt": "2025-01-01T00:00:00Z"}},
+        {"type": "RECORD", "stream": "s", "record": {"id": 1, "updatedAt": None}},
+    ]
+    errors = schema_errors(messages)
+    assert len(errors) == 5
+    assert all(error.startswith("s: /") for error in errors)
+
+
+def test_stream_schema_refuses_a_vendor_field_named_like_the_catch_all():
+    with pytest.raises(ValueError, match=EXTRA):
+        stream_schema({EXTRA: string()})
