@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tapkit.testing import DROPPED_WARNING
+
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".tools" / "meltano" / "bin" / "meltano"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
@@ -63,6 +65,8 @@ class Meltano:
             check=False,
         )
         self.logs.append(done.stdout + done.stderr)
+        dropped = [line for line in done.stderr.splitlines() if DROPPED_WARNING in line]
+        assert not dropped, f"the SDK dropped a vendor field: {dropped[0]}"
         if check and done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
             msg = f"meltano {' '.join(args)} exited {done.returncode}:\n{tail}"

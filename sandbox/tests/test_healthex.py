@@ -5,8 +5,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta
-from email.utils import format_datetime
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
 
 import asyncssh
 import boto3
@@ -16,8 +16,10 @@ import requests
 from sandbox.healthex import (
     ACTION_NEEDED,
     CONSENT_REASONS,
+    CONSENT_TYPES,
     IN_PROGRESS,
     REASONS,
+    RESOURCE_SCOPES,
     HealthExSandbox,
 )
 
@@ -42,6 +44,7 @@ def update(http, sb, project, patient, headers, **body):
 
 
 def fetch_all(http, url, headers, limit, **extra):
+    """Every record of a list: patients in ``data``, consents inside ``results`` items."""
     rows, offset = [], 0
     while True:
         response = http.get(
@@ -49,11 +52,16 @@ def fetch_all(http, url, headers, limit, **extra):
         )
         assert response.status_code == 200, response.text
         body = response.json()
-        assert body["limit"] == limit
-        assert body["offset"] == offset
-        rows.extend(body["data"])
-        offset += len(body["data"])
-        if not body["data"] or offset >= body["total"]:
+        if "results" in body:  # the documented consent answer
+            assert set(body) == {"total", "results"}
+            page = [item["consentRecord"] for item in body["results"]]
+            assert all(set(item) == {"consentRecord"} for item in body["results"])
+        else:  # the assumed patient list
+            assert (body["limit"], body["offset"]) == (limit, offset)
+            page = body["data"]
+        rows.extend(page)
+        offset += len(page)
+        if not page or offset >= body["total"]:
             return rows
 
 
@@ -177,8 +185,7 @@ def test_lists_page_through_the_truth(http, api_sandbox):
     assert {c["patientId"] for c in consents} <= ids
     per_patient = Counter(c["patientId"] for c in consents)
     assert set(per_patient.values()) <= {1, 2}
-    assert [c["updatedAt"] for c in consents] == sorted(c["updatedAt"] for c in consents)
-    assert sb.stats()["list_requests"] == 4 + 3
+    assert sb.stats()["list_requests"] == 4 + -(-len(consents) // 4)  # no empty last page
     for limit in ("0", "1001", "x"):
         response = http.get(f"{base}/consent-records", params={"limit": limit}, headers=headers)
         assert response.status_code == 400
@@ -189,24 +196,48 @@ def test_lists_page_through_the_truth(http, api_sandbox):
     assert http.get(f"{base}/consent-records", headers=headers).status_code == 403
 
 
+def test_consent_records_have_the_documented_shape(http, api_sandbox):
+    sb = api_sandbox
+    consents = fetch_all(http, f"{sb.url}/v1/projects/proj-a/consent-records", bearer(http, sb), 50)
+    always = {
+        "id", "patientId", "studyId", "studyVersionId", "consentType", "consentStatus",
+        "timestamp", "expirationTimestamp", "studySnapshotId", "consentConfigSnapshotId",
+        "consentUIFlow", "uiHash", "language", "consentDataResourceScopes",
+        "consentDataSensitivityScopes",
+    }  # fmt: skip
+    optional = {"consentStats", "fullRecordWithoutRestrictedData"}
+    assert all(always <= set(c) <= always | optional for c in consents)
+    assert any(optional <= set(c) for c in consents)  # the optional fields occur
+    assert any(not optional & set(c) for c in consents) or len(consents) < 10
+    assert {c["consentType"] for c in consents} <= set(CONSENT_TYPES)
+    assert {c["consentStatus"] for c in consents} <= {"OPTED_IN", "OPTED_OUT"}
+    assert all(set(c["consentDataResourceScopes"]) <= set(RESOURCE_SCOPES) for c in consents)
+    assert all("updatedAt" not in c for c in consents)  # not documented, not served
+
+
+def _date(response) -> datetime:
+    return parsedate_to_datetime(response.headers["Date"])
+
+
 def test_if_modified_since_returns_records_changed_after_it(http, api_sandbox):
     sb = api_sandbox
     headers = bearer(http, sb)
     url = f"{sb.url}/v1/projects/proj-a/consent-records"
-    latest = max(r["updatedAt"] for r in sb.truth("consent_records"))
-    assert fetch_all(http, url, headers, 100, **{"If-Modified-Since": latest}) == []
+    now = format_datetime(_date(http.get(url, headers=headers)), usegmt=True)
+    assert fetch_all(http, url, headers, 100, **{"If-Modified-Since": now}) == []
     patient = sb.patient_ids("proj-a", IN_PROGRESS)[0]
     changed = sb.set_consent(patient, consented=False)
-    assert changed["updatedAt"] > latest
-    assert fetch_all(http, url, headers, 100, **{"If-Modified-Since": latest}) == [changed]
-    # An HTTP-date has whole seconds: the second after the latest record.
-    second_after = datetime.fromisoformat(latest).replace(microsecond=0) + timedelta(seconds=1)
-    http_date = format_datetime(second_after, usegmt=True)
-    assert fetch_all(http, url, headers, 100, **{"If-Modified-Since": http_date}) == [changed]
+    assert changed["consentStatus"] == "OPTED_OUT"
+    after = fetch_all(http, url, headers, 100, **{"If-Modified-Since": now})
+    assert after == [changed]
+    assert _date(http.get(url, headers=headers)) >= parsedate_to_datetime(now)  # its clock
     everything = fetch_all(
         http, url, headers, 100, **{"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}
     )
-    assert everything[-1] == changed
+    assert everything[-1] == changed  # the most recently changed comes last
+    assert len(everything) == len(
+        [c for c in sb.truth("consent_records") if c["studyId"] == "proj-a"]
+    )
     bad = http.get(url, headers={**headers, "If-Modified-Since": "yesterday"})
     assert bad.status_code == 400
 
@@ -223,14 +254,22 @@ def test_update_data_outcomes_follow_the_script(http, api_sandbox):
             response = update(http, sb, project, patient, headers, skipInteractive=True)
             assert response.status_code == 201, response.text
             body = response.json()
-            seen[body["patientActionNeededReason"] or body["message"]] += 1
+            seen[body.get("patientActionNeededReason") or body["message"]] += 1
+            counts = body["counts"]
+            assert set(counts) == {
+                "skippedExistingFacilities", "changedExistingFacilities",
+                "unchangedExistingFacilities", "retrievedNewFacilities", "skippedNewFacilities",
+            }  # fmt: skip
+            assert body["skippedFacilitiesCount"] == (
+                counts["skippedExistingFacilities"] + counts["skippedNewFacilities"]
+            )
             if body["message"] == IN_PROGRESS:
-                assert body["patientActionNeededReason"] is None
+                assert "patientActionNeededReason" not in body
                 assert body["retrievalId"]
-                assert body["counts"]["Patient"] == 1
             else:
                 assert body["message"] == ACTION_NEEDED
-                assert body["retrievalId"] is None
+                assert "retrievalId" not in body
+                assert set(counts.values()) == {0}
     assert set(seen) == {IN_PROGRESS, *REASONS}
     assert seen[IN_PROGRESS] > sum(seen[r] for r in REASONS)
     log = sb.update_requests()
@@ -283,7 +322,9 @@ def test_consent_changes_change_the_outcome(http, api_sandbox):
 def test_initial_bundles_are_delivered_to_s3_and_sftp(healthex_sandbox):
     sb = healthex_sandbox
     delivered = sb.delivered()
-    consented = {c["patientId"] for c in sb.truth("consent_records") if c["hasPatientConsented"]}
+    consented = {
+        c["patientId"] for c in sb.truth("consent_records") if c["consentStatus"] == "OPTED_IN"
+    }
     assert {d["patient_id"] for d in delivered} == consented
     assert len(delivered) == len(consented)
     assert s3_keys(sb) == {sb.s3_prefix + d["key"] for d in delivered}
@@ -314,7 +355,8 @@ def test_update_data_delivers_a_new_bundle(http, healthex_sandbox):
         resources = [e["resource"] for e in json.loads(obj["Body"].read())["entry"]]
     finally:
         client.close()
-    assert Counter(r["resourceType"] for r in resources) == body["counts"]
+    (meta,) = [d for d in sb.delivered() if d["key"] == key]
+    assert len(resources) == meta["resource_count"]
     _, data = sftp_read(sb, f"{sb.sftp_root}/{key}", use_key=True)
     assert [e["resource"] for e in json.loads(data)["entry"]] == resources
     assert sb.bundle_resources(key) == resources
@@ -448,7 +490,7 @@ def test_mutations(http, make_healthex_sandbox):
     (added,) = sb.mutate("identified_patients", "insert")
     assert added["updatedAt"] == added["createdAt"]
     (renewed,) = sb.mutate("consent_records", "update")
-    assert renewed["updatedAt"] == max(r["updatedAt"] for r in sb.truth("consent_records"))
+    assert sb.truth("consent_records")[-1] == renewed  # the latest change is served last
 
 
 # -- control API and CLI ------------------------------------------------------------------
@@ -474,7 +516,7 @@ def test_control_endpoints(http, healthex_sandbox):
     consent = http.post(
         f"{control}/set_consent", json={"patient_id": patient, "consented": False}
     ).json()
-    assert consent["hasPatientConsented"] is False
+    assert consent["consentStatus"] == "OPTED_OUT"
     assert http.post(f"{control}/configure", json={"paused_projects": ["proj-b"]}).ok
     assert update(http, sb, "proj-b", patient, bearer(http, sb)).status_code == 409
     assert http.get(f"{control}/update_requests").json()[0]["status"] == 409
@@ -544,3 +586,25 @@ def test_s3_requests_of_a_client_are_faulted_as_api_requests_are(make_healthex_s
     project = sb.projects[0]
     key = sb.write_bundle(project, sb.patient_ids(project)[0])
     assert sb.read_file(key)
+
+
+def test_vendor_fields_reach_every_record_of_an_answer(http, api_sandbox):
+    sb = api_sandbox
+    headers = bearer(http, sb)
+    url = f"{sb.url}/v1/projects/proj-a/consent-records"
+    control = f"{sb.url}/_control/vendor_fields"
+    added = {"signerName": "someone", "newThing": {"deep": [1]}}
+    assert http.post(control, json={"path": "/v1/projects/proj-a/", "fields": added}).ok
+    consents = fetch_all(http, url, headers, 3)
+    assert consents
+    assert all(c["signerName"] == "someone" and c["newThing"] == {"deep": [1]} for c in consents)
+    patients = fetch_all(
+        http, f"{sb.url}/v1/projects/proj-a/recruitment/identified-patients", headers, 3
+    )
+    assert all(p["signerName"] == "someone" for p in patients)
+    other = fetch_all(http, f"{sb.url}/v1/projects/proj-b/consent-records", headers, 50)
+    assert all("signerName" not in c for c in other)  # only under the path asked
+    assert sb.truth("consent_records")[0].get("signerName") is None  # the truth is unchanged
+    assert http.post(control, json={"clear": True}).ok
+    assert all("signerName" not in c for c in fetch_all(http, url, headers, 50))
+    assert http.post(control, json={"path": "/", "fields": {}}).status_code == 400

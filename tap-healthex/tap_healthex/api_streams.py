@@ -7,65 +7,62 @@ import typing as t
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
-from singer_sdk import typing as th
 from singer_sdk.exceptions import RetriableAPIError
+from tapkit.schema import (
+    array,
+    boolean,
+    date_time,
+    integer,
+    obj,
+    open_object,
+    stream_schema,
+    string,
+)
 
-from tap_healthex.client import HealthExStream, envelope
+from tap_healthex.client import HealthExStream, page_of
 from tap_healthex.errors import (
     HealthExError,
     Unauthorized,
     describe_response,
     vendor_error_code,
 )
-from tap_healthex.files import parse_time
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-S = th.StringType(nullable=True)
-KEYS = (
-    th.Property(
-        "project_id",
-        th.StringType(nullable=False),
-        required=True,
-        description="Added by the tap: the HealthEx project.",
-    ),
-    th.Property(
-        "id",
-        th.StringType(nullable=False),
-        required=True,
-        description="HealthEx's id of the record.",
-    ),
-)
+PROJECT = {"project_id": string("Added by the tap: the HealthEx project.")}
 PAUSED_CODES = {"STUDY_NOT_ACTIVE", "STUDY_PAUSED", "STUDY_INACTIVE", "PROJECT_NOT_ACTIVE"}
-
-
-def _props(**kinds: tuple[th.JSONTypeHelper, str]) -> list[th.Property]:
-    return [th.Property(name, kind, description=text) for name, (kind, text) in kinds.items()]
+# A first run that may have skipped a consent keeps this bookmark: read all again.
+EVERYTHING = "1970-01-01T00:00:00+00:00"
+# Beside each consent record in a result item: nothing is documented, so anything
+# found there is kept; a name the record itself uses is prefixed so neither is lost.
+_SIBLING_PREFIX = "result."
 
 
 class IdentifiedPatientsStream(HealthExStream):
-    """The project's identified patients (list path assumed, see the README)."""
+    """The project's identified patients (no public page: path and shape assumed)."""
 
     name = "identified_patients"
     path = "/v1/projects/{project_id}/recruitment/identified-patients"
     primary_keys = ("project_id", "id")
-    schema = th.PropertiesList(
-        *KEYS,
-        *_props(
-            referenceId=(S, "HealthEx reference id."),
-            externalId=(S, "The research team's own id for the patient."),
-            firstName=(S, "First name (PHI)."),
-            lastName=(S, "Last name (PHI)."),
-            dateOfBirth=(S, "Date of birth (PHI)."),
-            email=(S, "Email (PHI)."),
-            phone=(S, "Phone (PHI)."),
-            status=(S, "Recruitment status."),
-            createdAt=(th.DateTimeType(nullable=True), "When HealthEx created the patient."),
-            updatedAt=(th.DateTimeType(nullable=True), "When HealthEx last updated the patient."),
-        ),
-    ).to_dict()
+    schema = stream_schema(
+        {
+            **PROJECT,
+            "id": string("HealthEx's id of the patient."),
+            "referenceId": string("HealthEx reference id."),
+            "externalId": string("The research team's own id for the patient."),
+            "firstName": string("First name (PHI)."),
+            "lastName": string("Last name (PHI)."),
+            "dateOfBirth": string("Date of birth (PHI)."),
+            "email": string("Email (PHI)."),
+            "phone": string("Phone (PHI)."),
+            "status": string("Recruitment status."),
+            "createdAt": date_time("When HealthEx created the patient."),
+            "updatedAt": date_time("When HealthEx last updated the patient."),
+        },
+        keys=("project_id", "id"),
+    )
 
     def get_child_context(self, record: dict, context: Context | None) -> dict:
         """Ids only: the project and the patient."""
@@ -73,50 +70,124 @@ class IdentifiedPatientsStream(HealthExStream):
 
 
 class ConsentRecordsStream(HealthExStream):
-    """Consent records, read incrementally with If-Modified-Since (path assumed)."""
+    """Consent records (docs.healthex.io/api/get-consent-records), with If-Modified-Since.
+
+    A consent record carries no modification time, so the bookmark is HealthEx's own
+    clock: the ``Date`` of the first answer of the read, minus
+    ``consent_lookback_minutes``. Every consent changed after that answer (during the
+    read, or just before it, within the lookback) is newer than the bookmark, so the
+    next run reads it again. Each record's ``synced_at`` is the ``Date`` of the answer
+    that carried it: later reads of a consent have later times.
+
+    Offsets can still skip: a consent that changes while the tap pages may move under
+    them, and the one at the next page boundary slips onto a page already read. The
+    skipped one is older than the bookmark would be, so a read that saw fewer distinct
+    consents than the server's ``total`` keeps the previous bookmark (a first run keeps
+    none), and the next run reads them all again.
+    """
 
     name = "consent_records"
     path = "/v1/projects/{project_id}/consent-records"
     primary_keys = ("project_id", "id")
-    replication_key = "updatedAt"
+    replication_key = "synced_at"
     is_sorted = False
-    schema = th.PropertiesList(
-        *KEYS,
-        *_props(
-            patientId=(S, "The identified patient."),
-            studyId=(S, "The study."),
-            consentType=(S, "Type of consent."),
-            hasPatientConsented=(th.BooleanType(nullable=True), "Whether the patient consented."),
-            source=(S, "Where the consent was captured."),
-            timestamp=(th.DateTimeType(nullable=True), "When the patient consented or declined."),
-            expirationTimestamp=(th.DateTimeType(nullable=True), "When the consent expires."),
-            updatedAt=(th.DateTimeType(nullable=True), "When HealthEx last updated the record."),
-        ),
-    ).to_dict()
+    envelope_text = "{total, results: [{consentRecord}]}"
+    schema = stream_schema(
+        {
+            **PROJECT,
+            "id": string("HealthEx's id of the consent record."),
+            "patientId": string("The HealthEx patient who consented or declined."),
+            "studyId": string(
+                "The study. Documented as an object without properties; every example "
+                "is an id string."
+            ),
+            "studyVersionId": string("The version of the study consented to."),
+            "consentType": string(
+                "DATA_AUTHORIZATION, PATIENT_DIRECTED_DATA_EXCHANGE or FUTURE_DATA_USE."
+            ),
+            "consentStatus": string("OPTED_IN or OPTED_OUT."),
+            "timestamp": date_time("When the patient consented or declined."),
+            "expirationTimestamp": date_time("When the consent expires."),
+            "consentStats": open_object(
+                "Statistics of the consent flow (optional; no documented inner fields)."
+            ),
+            "studySnapshotId": string("Snapshot of the study the patient saw."),
+            "consentConfigSnapshotId": string("Snapshot of the consent configuration."),
+            "consentUIFlow": string("The consent flow, e.g. PATIENT_DIRECTED_DATA_EXCHANGE."),
+            "uiHash": string("Hash of the consent screens shown."),
+            "language": string("Language of the consent screens."),
+            "fullRecordWithoutRestrictedData": boolean(
+                "Optional: the patient disclosed the entire record except restricted data."
+            ),
+            "consentDataResourceScopes": array(
+                "Resource scopes consented to (MEDICATIONS, LABS, ...).", string()
+            ),
+            "consentDataSensitivityScopes": array(
+                "Sensitivity scopes consented to (NORMAL, MENTAL_HEALTH, ...).", string()
+            ),
+            "synced_at": date_time(
+                "Added by the tap: HealthEx's time (its Date header) when it served this "
+                "version of the record. The incremental key; later reads have later times."
+            ),
+        },
+        keys=("project_id", "id", "synced_at"),
+    )
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._total = 0
+        self._first_served: datetime | None = None
+        self._dateless = False
+
+    def read_page(self, body: t.Any) -> tuple[list[dict[str, t.Any]], int] | None:
+        """``{total, results: [{consentRecord: {...}}]}``: the consent records, unwrapped."""
+        if not (
+            isinstance(body, dict)
+            and isinstance(body.get("total"), int)
+            and isinstance(body.get("results"), list)
+            and all(
+                isinstance(item, dict) and isinstance(item.get("consentRecord"), dict)
+                for item in body["results"]
+            )
+        ):
+            return None
+        records = []
+        for item in body["results"]:
+            record = dict(item["consentRecord"])
+            for key, value in item.items():
+                if key != "consentRecord":
+                    record[_SIBLING_PREFIX + key if key in record else key] = value
+            records.append(record)
+        return records, body["total"]
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
-        """The page's records; remember how many the server counts in all."""
-        self._total = envelope(response)["total"]
-        yield from super().parse_response(response)
+        """The page's records, each stamped with the time HealthEx served it."""
+        page = page_of(response)
+        self._total = page.total
+        if page.served_at is None:
+            self._dateless = True
+        served = page.served_at or datetime.now(UTC)
+        if self._first_served is None:
+            self._first_served = served
+        stamp = served.astimezone(UTC).isoformat()
+        for record in page.records:
+            record["synced_at"] = stamp
+            yield record
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        """Read the pages; keep the bookmark if a consent moved under the offsets.
-
-        Consents are served by ``updatedAt`` and paged by offset: one that changes while
-        the tap pages moves to the end, every later one moves up a place, and the one
-        at the next page boundary is skipped. The skipped one is older than the
-        bookmark would be, so fewer distinct ids than the server's total means the
-        bookmark stays where it was and the next run reads them all again.
-        """
-        self._total = 0
+        """Read the pages; then set the bookmark from HealthEx's clock (see the class)."""
+        started = datetime.now(UTC)
+        self._total, self._first_served, self._dateless = 0, None, False
         ids: set[str] = set()
-        oldest: tuple[datetime, str] | None = None
         for record in super().get_records(context):
             ids.add(record["id"])
-            at = parse_time(record["updatedAt"])  # validate_response checked it parses
-            if at is not None and (oldest is None or at < oldest[0]):
-                oldest = (at, record["updatedAt"])
             yield record
+        if self._dateless:
+            self.logger.warning(
+                "stream '%s': HealthEx answered without a Date header; the bookmark "
+                "uses this machine's clock instead",
+                self.name,
+            )
         if len(ids) < self._total:
             self.logger.warning(
                 "stream '%s': %d of %d consent records read; some changed while paging, "
@@ -125,21 +196,20 @@ class ConsentRecordsStream(HealthExStream):
                 len(ids),
                 self._total,
             )
-            # A first run keeps the oldest consent it read: the first page held the
-            # oldest of all, and a skipped consent is not older.
-            start = self.get_starting_replication_key_value(context)
-            if start is None and oldest is not None:
-                start = oldest[1]
-            if start is not None:
-                self.state_manager.write_replication_key_signpost(start, context=context)
+            start = self.get_starting_timestamp(context)
+            signpost = start.isoformat() if start is not None else EVERYTHING
+        else:
+            lookback = timedelta(minutes=float(self.config.get("consent_lookback_minutes", 5)))
+            first = self._first_served if not self._dateless else None
+            signpost = ((first or started) - lookback).astimezone(UTC).isoformat()
+        self.state_manager.write_replication_key_signpost(signpost, context=context)
 
     def extra_headers(self, context: Context | None) -> dict[str, str]:
-        """If-Modified-Since: the bookmark, one second early (HTTP dates have no ms)."""
+        """If-Modified-Since: the bookmark, as an HTTP date (whole seconds, rounded down)."""
         since = self.get_starting_timestamp(context)
         if since is None:
             return {}
-        early = since.astimezone(UTC) - timedelta(seconds=1)
-        return {"If-Modified-Since": email.utils.format_datetime(early, usegmt=True)}
+        return {"If-Modified-Since": email.utils.format_datetime(since.astimezone(UTC), True)}
 
 
 class DataUpdateRequestsStream(HealthExStream):
@@ -155,34 +225,45 @@ class DataUpdateRequestsStream(HealthExStream):
     primary_keys = ("project_id", "patient_id", "requested_at")
     replication_key = "requested_at"
     state_partitioning_keys = ("project_id", "patient_id")
-    schema = th.PropertiesList(
-        th.Property(
-            "project_id", th.StringType(nullable=False), required=True, description="The project."
-        ),
-        th.Property(
-            "patient_id",
-            th.StringType(nullable=False),
-            required=True,
-            description="The identified patient.",
-        ),
-        th.Property(
-            "requested_at",
-            th.DateTimeType(nullable=False),
-            required=True,
-            description="When the tap asked (the tap's clock).",
-        ),
-        *_props(
-            http_status=(th.IntegerType(nullable=True), "HTTP status of the answer."),
-            message=(S, "IN_PROGRESS_NO_ACTION_NEEDED or PATIENT_ACTION_NEEDED."),
-            patient_action_needed_reason=(S, "Why the patient must act, if they must."),
-            retrieval_id=(S, "The retrieval the refresh started; its files carry this id."),
-            counts=(
-                th.ObjectType(additional_properties=True, nullable=True),
-                "Counts HealthEx reported, as sent.",
+    schema = stream_schema(
+        {
+            "project_id": string("The project."),
+            "patient_id": string("The identified patient."),
+            "requested_at": date_time("When the tap asked (the tap's clock)."),
+            "http_status": integer("HTTP status of the answer."),
+            "message": string("IN_PROGRESS_NO_ACTION_NEEDED or PATIENT_ACTION_NEEDED."),
+            "patient_action_needed_reason": string(
+                "Why the patient must act, if they must (patientActionNeededReason)."
             ),
-            error_code=(S, "HealthEx's error code when the request was refused."),
-        ),
-    ).to_dict()
+            "skipped_facilities_count": integer(
+                "Facilities skipped, existing and new (skippedFacilitiesCount)."
+            ),
+            "counts": obj(
+                "Facility metrics of the retrieval, as sent.",
+                skippedExistingFacilities=integer(),
+                changedExistingFacilities=integer(),
+                unchangedExistingFacilities=integer(),
+                retrievedNewFacilities=integer(),
+                skippedNewFacilities=integer(),
+            ),
+            "retrieval_id": string(
+                "The retrieval the refresh started (retrievalId); its files carry this id."
+            ),
+            "code": string("The answer's status code, as HealthEx's guide documents it."),
+            "error_code": string("HealthEx's error code when the request was refused."),
+        },
+        keys=("project_id", "patient_id", "requested_at"),
+    )
+    # The answer's documented fields and the columns they land in; any other field of
+    # the answer is kept under its own name (and so in extra_fields).
+    ANSWER_COLUMNS: t.ClassVar[dict[str, str]] = {
+        "message": "message",
+        "patientActionNeededReason": "patient_action_needed_reason",
+        "skippedFacilitiesCount": "skipped_facilities_count",
+        "counts": "counts",
+        "retrievalId": "retrieval_id",
+        "code": "code",
+    }
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -229,15 +310,13 @@ class DataUpdateRequestsStream(HealthExStream):
                     "a JSON object"
                 )
                 raise HealthExError(msg)
+        answer = {self.ANSWER_COLUMNS.get(key, key): value for key, value in body.items()}
         yield {
+            **answer,
             "project_id": project,
             "patient_id": context["patient_id"],
             "requested_at": now.isoformat(),
             "http_status": response.status_code,
-            "message": body.get("message"),
-            "patient_action_needed_reason": body.get("patientActionNeededReason"),
-            "retrieval_id": body.get("retrievalId"),
-            "counts": body.get("counts"),
             "error_code": None if response.ok else code,
         }
 
@@ -261,5 +340,5 @@ class DataUpdateRequestsStream(HealthExStream):
         return response
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """Records are built whole in get_records."""
-        return row
+        """Records are built whole in get_records; the guard keeps what was not declared."""
+        return self.record_guard.apply(row)

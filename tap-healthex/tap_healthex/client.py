@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import typing as t
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 
 import msgspec
@@ -18,7 +20,6 @@ from tap_healthex.errors import (
     describe_response,
     refuse_large_bodies,
 )
-from tap_healthex.files import parse_time
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,29 +40,47 @@ MAX_LIMIT = 1000
 _decode = msgspec.json.Decoder().decode
 
 
-def envelope(response: requests.Response) -> dict[str, t.Any]:
-    """The list envelope as parsed once by validate_response."""
-    body: dict[str, t.Any] = response.healthex_page  # type: ignore[attr-defined]
-    return body
+class Page(t.NamedTuple):
+    """One answer of a list: its records, the total the server counts, and its Date."""
+
+    records: list[dict[str, t.Any]]
+    total: int
+    served_at: datetime | None
+
+
+def page_of(response: requests.Response) -> Page:
+    """The page as parsed once by validate_response."""
+    page: Page = response.healthex_page  # type: ignore[attr-defined]
+    return page
+
+
+def served_at(response: requests.Response) -> datetime | None:
+    """HealthEx's own time when it answered: its ``Date`` header, or None."""
+    try:
+        value = parsedate_to_datetime(response.headers.get("Date", ""))
+    except (TypeError, ValueError):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class EnvelopePaginator(BaseAPIPaginator[int]):
-    """``limit``/``offset`` over ``{"data", "total", "limit", "offset"}``."""
+    """``limit``/``offset`` until a page is empty or the server's total is reached."""
 
     def has_more(self, response: requests.Response) -> bool:
         """More unless the page is empty or the total is reached."""
-        page = envelope(response)
-        return bool(page["data"]) and self.current_value + len(page["data"]) < page["total"]
+        page = page_of(response)
+        return bool(page.records) and self.current_value + len(page.records) < page.total
 
     def get_next(self, response: requests.Response) -> int:
         """The offset after this page."""
-        return self.current_value + len(envelope(response)["data"])
+        return self.current_value + len(page_of(response).records)
 
 
 class HealthExStream(KeepsVendorFields, RESTStream[int]):
     """A HealthEx list, one partition per project."""
 
-    records_path: str
+    # The list envelope, as error messages name it (read_page parses it).
+    envelope_text = "{data: [records], total}"
 
     def __init__(
         self,
@@ -155,37 +174,33 @@ class HealthExStream(KeepsVendorFields, RESTStream[int]):
         except msgspec.DecodeError:
             msg = f"{self._what()} answered {response.status_code} with a body that is not JSON"
             raise RetriableAPIError(msg, response) from None
+        read = self.read_page(body)
+        if read is None:
+            msg = (
+                f"{self._what()} answered JSON of an unexpected shape (expected "
+                f"{self.envelope_text})"
+            )
+            raise HealthExError(msg)
+        records, total = read
+        if not all(isinstance(row.get("id"), str) and row["id"] for row in records):
+            msg = f"{self._what()} answered a record without an 'id' (its primary key)"
+            raise HealthExError(msg)
+        response.healthex_page = Page(records, total, served_at(response))  # type: ignore[attr-defined]
+
+    def read_page(self, body: t.Any) -> tuple[list[dict[str, t.Any]], int] | None:
+        """The records and the total of ``{data: [...], total}``; None if not that shape."""
         if not (
             isinstance(body, dict)
             and isinstance(body.get("data"), list)
             and isinstance(body.get("total"), int)
             and all(isinstance(r, dict) for r in body["data"])
         ):
-            msg = (
-                f"{self._what()} answered JSON of an unexpected shape (expected "
-                "{data: [records], total})"
-            )
-            raise HealthExError(msg)
-        for row in body["data"]:
-            self._check_keys(row)
-        response.healthex_page = body  # type: ignore[attr-defined]
-
-    def _check_keys(self, row: dict) -> None:
-        """A record must carry its id and, if the stream has one, its replication key."""
-        if not (isinstance(row.get("id"), str) and row["id"]):
-            msg = f"{self._what()} answered a record without an 'id' (its primary key)"
-            raise HealthExError(msg)
-        key = self.replication_key
-        if key and parse_time(row.get(key)) is None:
-            msg = (
-                f"{self._what()} answered a record without an ISO date-time '{key}' "
-                "(its replication key)"
-            )
-            raise HealthExError(msg)
+            return None
+        return body["data"], body["total"]
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """The page's records."""
-        yield from envelope(response)["data"]
+        yield from page_of(response).records
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Add the project id."""

@@ -89,6 +89,24 @@ def _time_problem(stream: Stream, value: t.Any) -> str | None:
     return f"the '{stream.replication_key}' bookmark is {kind}not an ISO date-time"
 
 
+def _migrate_consent_bookmarks(state: t.Mapping[str, t.Any]) -> None:
+    """Take a consent bookmark of tap-healthex 0.1 (by ``updatedAt``) as ``synced_at``.
+
+    HealthEx consent records have no ``updatedAt``; 0.1 bookmarked the newest one it
+    read. That value is a HealthEx time no later than the read, so it is a safe
+    If-Modified-Since for the first run of this version, which then bookmarks by
+    ``synced_at``.
+    """
+    bookmark = state.get("bookmarks", {}) if isinstance(state, t.Mapping) else {}
+    bookmark = bookmark.get("consent_records") if isinstance(bookmark, t.Mapping) else None
+    if not isinstance(bookmark, dict):
+        return
+    partitions = bookmark.get("partitions")
+    for entry in (bookmark, *(partitions if isinstance(partitions, list) else ())):
+        if isinstance(entry, dict) and entry.get("replication_key") == "updatedAt":
+            entry["replication_key"] = "synced_at"
+
+
 def _check_delivery_state(state: t.Mapping[str, t.Any]) -> None:
     """The delivery_files bookmark: a watermark date-time and a map of recent files."""
     bookmark = state.get("bookmarks", {}).get(FILES_STREAM)
@@ -256,10 +274,18 @@ class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
             default=60,
         ),
         _setting(
+            "consent_lookback_minutes",
+            th.NumberType(minimum=0),
+            "Consent lookback minutes",
+            "Consents carry no modification time: each run asks for those modified since "
+            "HealthEx's own time at the start of the previous read, minus this many minutes.",
+            default=5,
+        ),
+        _setting(
             "start_date",
             th.DateTimeType,
             "Start date",
-            "First run: consents updated and files delivered after this time.",
+            "First run: consents modified and files delivered after this time.",
         ),
         _setting(
             "page_size",
@@ -303,6 +329,7 @@ class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
 
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Refuse a state of another tap, or bookmarks that are not this tap's shape."""
+        _migrate_consent_bookmarks(state)
         for name in check_state(state, self.streams, _time_problem):
             self.logger.warning("Ignoring the state of stream '%s', which this tap lacks", name)
         _check_delivery_state(state)

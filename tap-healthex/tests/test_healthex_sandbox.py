@@ -7,12 +7,15 @@ import re
 import secrets
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
+from tap_healthex.api_streams import EVERYTHING
 from tap_healthex.errors import HealthExError
 from tap_healthex.fhir import OTHER, STREAM_OF_TYPE
+from tapkit.fidelity import EXTRA
 
 
 def config_for(sandbox, delivery: str, **extra) -> dict:
@@ -294,36 +297,65 @@ def test_wrong_api_credentials_fail_before_any_record(make_healthex_sandbox, run
     assert '"type":"RECORD"' not in capsys.readouterr().out
 
 
+def _latest(*runs) -> dict[str, dict]:
+    """Consent records by id, the latest read of each, as a warehouse keeps them."""
+    latest: dict[str, dict] = {}
+    for run in runs:
+        for record in run.records("consent_records"):
+            held = latest.get(record["id"])
+            if held is None or record["synced_at"] >= held["synced_at"]:
+                latest[record["id"]] = record
+    return latest
+
+
+def _as_served(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k not in ("project_id", "synced_at", EXTRA)}
+
+
 def test_a_consent_changed_while_paging_is_read_by_the_next_run(make_healthex_sandbox, run_tap):
     sandbox = make_healthex_sandbox(seed=48, patients_per_project=6, delivery="s3")
     project = sandbox.projects[0]
     served = [c for c in sandbox.truth("consent_records") if c["studyId"] == project]
     # After the first page, its first consent changes: it moves to the end of the
-    # updatedAt order and every later one moves up a place, across the page boundary.
+    # order and every later one moves up a place, across the page boundary.
     first_read = served[0]
     change = {
         "op": "set_consent",
         "patient_id": first_read["patientId"],
-        "consented": not first_read["hasPatientConsented"],
+        "consented": first_read["consentStatus"] != "OPTED_IN",
     }
     sandbox.schedule(1, [change], path=f"/v1/projects/{project}/consent-records")
     config = config_for(sandbox, "s3", page_size=2)
     first = run_tap(config, streams=["consent_records"])
     second = run_tap(config, state=first.state, streams=["consent_records"])
-    landed = {
-        (r["project_id"], r["id"])
-        for run in (first, second)
-        for r in run.records("consent_records")
-    }
     assert sandbox.stats()["schedules_applied"] == 1
-    assert landed == {(c["studyId"], c["id"]) for c in sandbox.truth("consent_records")}
-    # Once nothing moves, the bookmark does: the newest consent of the project.
+    latest = _latest(first, second)
+    truth = {c["id"]: c for c in sandbox.truth("consent_records")}
+    assert set(latest) == set(truth)  # nothing lost
+    assert all(_as_served(latest[i]) == truth[i] for i in truth)  # nothing stale
+    # Once nothing moves, the bookmark does: HealthEx's time of the second run's first
+    # answer, minus the lookback.
     partitions = second.state["bookmarks"]["consent_records"]["partitions"]
     [held] = [p for p in partitions if p["context"] == {"project_id": project}]
-    newest = max(
-        c["updatedAt"] for c in sandbox.truth("consent_records") if c["studyId"] == project
-    )
-    assert held["replication_key_value"] == newest
+    read = [r for r in second.records("consent_records") if r["project_id"] == project]
+    first_answer = datetime.fromisoformat(min(r["synced_at"] for r in read))
+    assert held["replication_key_value"] == (first_answer - timedelta(minutes=5)).isoformat()
+
+
+def test_consents_changed_after_a_read_and_only_those_are_read_next(make_healthex_sandbox, run_tap):
+    sandbox = make_healthex_sandbox(seed=47, patients_per_project=8, delivery="s3")
+    config = config_for(sandbox, "s3", consent_lookback_minutes=0)
+    first = run_tap(config, streams=["consent_records"])
+    assert len(first.records("consent_records")) == len(sandbox.truth("consent_records"))
+    patient = sandbox.patient_ids(sandbox.projects[1])[0]
+    changed = sandbox.set_consent(patient, consented=False)
+    second = run_tap(config, state=first.state, streams=["consent_records"])
+    assert [r["id"] for r in second.records("consent_records")] == [changed["id"]]
+    assert second.records("consent_records")[0]["consentStatus"] == "OPTED_OUT"
+    # HTTP dates are whole seconds: a consent changed in the second of the previous
+    # read's first answer is read once more, and nothing else is.
+    third = run_tap(config, state=second.state, streams=["consent_records"])
+    assert {r["id"] for r in third.records("consent_records")} <= {changed["id"]}
 
 
 def test_a_dropped_or_failing_sftp_connection_is_retried(make_healthex_sandbox, run_tap):
@@ -336,18 +368,20 @@ def test_a_dropped_or_failing_sftp_connection_is_retried(make_healthex_sandbox, 
     assert read == {d["key"]: None for d in sandbox.delivered()}
 
 
-def test_a_first_run_that_saw_consents_move_keeps_the_oldest_as_its_bookmark(
-    make_healthex_sandbox, run_tap
-):
+def test_a_first_run_that_saw_consents_move_keeps_no_bookmark(make_healthex_sandbox, run_tap):
     sandbox = make_healthex_sandbox(seed=48, patients_per_project=6, delivery="s3")
     project = sandbox.projects[0]
     served = [c for c in sandbox.truth("consent_records") if c["studyId"] == project]
     change = {"op": "set_consent", "patient_id": served[0]["patientId"], "consented": True}
     sandbox.schedule(1, [change], path=f"/v1/projects/{project}/consent-records")
-    first = run_tap(config_for(sandbox, "s3", page_size=2), streams=["consent_records"])
+    config = config_for(sandbox, "s3", page_size=2)
+    first = run_tap(config, streams=["consent_records"])
     partitions = first.state["bookmarks"]["consent_records"]["partitions"]
     [held] = [p for p in partitions if p["context"] == {"project_id": project}]
-    assert held["replication_key_value"] == served[0]["updatedAt"]
+    assert held["replication_key_value"] == EVERYTHING  # the next run reads all again
+    second = run_tap(config, state=first.state, streams=["consent_records"])
+    read = {r["id"] for r in second.records("consent_records") if r["project_id"] == project}
+    assert read == {c["id"] for c in sandbox.truth("consent_records") if c["studyId"] == project}
 
 
 def test_an_sftp_server_that_stalls_past_the_timeout_is_retried(

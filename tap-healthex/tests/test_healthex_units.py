@@ -7,6 +7,7 @@ import logging
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -67,7 +68,14 @@ def test_bad_settings_name_the_setting(base_config, change, expected):
     assert "27182818" not in message
 
 
-CONSENTS = {"replication_key": "updatedAt", "replication_key_value": "2026-03-01T10:00:05+00:00"}
+CONSENTS = {"replication_key": "synced_at", "replication_key_value": "2026-03-01T10:00:05+00:00"}
+CONSENTS_URL = f"{API}/v1/projects/p1/consent-records"
+
+
+def consent_page(*records: dict, total: int | None = None) -> dict:
+    """The documented answer: each record wrapped in a result item."""
+    results = [{"consentRecord": record} for record in records]
+    return {"total": len(records) if total is None else total, "results": results}
 
 
 @pytest.mark.parametrize(
@@ -81,7 +89,7 @@ CONSENTS = {"replication_key": "updatedAt", "replication_key_value": "2026-03-01
         ({"bookmarks": {"consent_records": []}}, "state for stream 'consent_records'"),
         (
             {"bookmarks": {"consent_records": {**CONSENTS, "replication_key_value": 5}}},
-            "'updatedAt' bookmark is an int, not an ISO date-time",
+            "'synced_at' bookmark is an int, not an ISO date-time",
         ),
         (
             {
@@ -91,7 +99,7 @@ CONSENTS = {"replication_key": "updatedAt", "replication_key_value": "2026-03-01
                     }
                 }
             },
-            "'updatedAt' bookmark is not an ISO date-time",
+            "'synced_at' bookmark is not an ISO date-time",
         ),
         (
             {
@@ -152,18 +160,37 @@ def test_a_state_of_this_tap_is_taken_as_it_is(base_config):
     assert tap.state == state  # empty bookmarks too: the first STATE echoes the input
 
 
+def test_a_consent_bookmark_of_the_previous_version_is_taken_as_the_new_one(
+    requests_mock, run_tap, base_config
+):
+    old = {"replication_key": "updatedAt", "replication_key_value": "2026-03-01T10:00:05.123Z"}
+    state = {
+        "bookmarks": {"consent_records": {"partitions": [{"context": {"project_id": "p1"}, **old}]}}
+    }
+    seen = []
+
+    def respond(request, context):
+        seen.append(request.headers.get("If-Modified-Since"))
+        return consent_page()
+
+    requests_mock.get(CONSENTS_URL, json=respond)
+    run_tap(base_config, streams=["consent_records"], state=state)
+    assert seen == ["Sun, 01 Mar 2026 10:00:05 GMT"]
+
+
 @pytest.mark.parametrize(
-    ("row", "expected"),
+    ("body", "expected"),
     [
-        ({"firstName": "Ada"}, "answered a record without an 'id' (its primary key)"),
-        ({"id": "c1"}, "without an ISO date-time 'updatedAt' (its replication key)"),
-        ({"id": "c1", "updatedAt": "Tuesday"}, "without an ISO date-time 'updatedAt'"),
+        (consent_page({"firstName": "Ada"}), "answered a record without an 'id' (its primary key)"),
+        ({"data": [{"id": "c1"}], "total": 1}, "unexpected shape (expected {total, results"),
+        ({"total": 1, "results": [{"id": "c1"}]}, "unexpected shape (expected {total, results"),
+        ({"total": 1, "results": [{"consentRecord": "Ada"}]}, "unexpected shape"),
     ],
 )
 def test_records_without_their_keys_are_refused_naming_stream_and_path(
-    requests_mock, run_tap, base_config, row, expected
+    requests_mock, run_tap, base_config, body, expected
 ):
-    requests_mock.get(f"{API}/v1/projects/p1/consent-records", json={"data": [row], "total": 1})
+    requests_mock.get(CONSENTS_URL, json=body)
     with pytest.raises(HealthExError) as caught:
         run_tap(base_config, streams=["consent_records"])
     assert str(caught.value).startswith(
@@ -268,17 +295,53 @@ def test_identified_patients_page_to_the_total(requests_mock, run_tap, base_conf
     assert len(gets) == 3  # 1000 + 1000 + 500, no empty page after the total
 
 
-def test_consents_send_if_modified_since_from_the_bookmark(requests_mock, run_tap, base_config):
+def test_the_consent_bookmark_is_healthex_time_of_the_first_answer_minus_the_lookback(
+    requests_mock, run_tap, base_config
+):
     seen = []
+    dates = iter(["Sun, 01 Mar 2026 10:00:05 GMT", "Sun, 01 Mar 2026 10:00:09 GMT"] * 2)
 
     def respond(request, context):
         seen.append(request.headers.get("If-Modified-Since"))
-        return {"data": [{"id": "c1", "updatedAt": "2026-03-01T10:00:05Z"}], "total": 1}
+        context.headers["Date"] = next(dates)
+        offset = int(parse_qs(urlparse(request.url).query)["offset"][0])
+        records = [{"id": f"c{offset}"}, {"id": f"c{offset + 1}"}] if offset < 4 else []
+        return consent_page(*records, total=4)
 
-    requests_mock.get(f"{API}/v1/projects/p1/consent-records", json=respond)
-    first = run_tap(base_config, streams=["consent_records"])
-    run_tap(base_config, streams=["consent_records"], state=first.state)
-    assert seen == [None, "Sun, 01 Mar 2026 10:00:04 GMT"]
+    requests_mock.get(CONSENTS_URL, json=respond)
+    config = {**base_config, "page_size": 2, "consent_lookback_minutes": 3}
+    first = run_tap(config, streams=["consent_records"])
+    assert [r["synced_at"] for r in first.records("consent_records")] == [
+        "2026-03-01T10:00:05+00:00",
+        "2026-03-01T10:00:05+00:00",
+        "2026-03-01T10:00:09+00:00",
+        "2026-03-01T10:00:09+00:00",
+    ]
+    (partition,) = first.state["bookmarks"]["consent_records"]["partitions"]
+    assert partition["replication_key_value"] == "2026-03-01T09:57:05+00:00"
+    run_tap(config, streams=["consent_records"], state=first.state)
+    assert seen == [None, None, "Sun, 01 Mar 2026 09:57:05 GMT", "Sun, 01 Mar 2026 09:57:05 GMT"]
+
+
+def test_without_a_date_header_the_consent_bookmark_uses_the_local_clock(
+    requests_mock, run_tap, base_config, caplog
+):
+    requests_mock.get(CONSENTS_URL, json=consent_page({"id": "c1"}))
+    before = datetime.now(UTC)
+    first = run_tap({**base_config, "consent_lookback_minutes": 1}, streams=["consent_records"])
+    (partition,) = first.state["bookmarks"]["consent_records"]["partitions"]
+    saved = datetime.fromisoformat(partition["replication_key_value"])
+    assert before - timedelta(minutes=1, seconds=1) <= saved <= before - timedelta(seconds=59)
+    assert "answered without a Date header" in caplog.text
+
+
+def test_a_consent_result_keeps_what_sits_beside_the_record(requests_mock, run_tap, base_config):
+    item = {"consentRecord": {"id": "c1", "consentStatus": "OPTED_IN"}, "screenshots": [1]}
+    item["consentStatus"] = "sibling"  # the same name as a field of the record
+    requests_mock.get(CONSENTS_URL, json={"total": 1, "results": [item]})
+    (record,) = run_tap(base_config, streams=["consent_records"]).records("consent_records")
+    assert record["consentStatus"] == "OPTED_IN"
+    assert record["extra_fields"] == {"screenshots": [1], "result.consentStatus": "sibling"}
 
 
 def test_update_requests_respect_the_interval_and_record_refusals(

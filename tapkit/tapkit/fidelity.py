@@ -122,6 +122,9 @@ class RecordGuard:
         if extra:
             kept = row.get(EXTRA)
             row[EXTRA] = {**kept, **extra} if isinstance(kept, dict) else extra
+        else:
+            # Always present, so every record has the same columns (null: nothing kept).
+            row.setdefault(EXTRA, None)
         return row
 
     def _misfit(

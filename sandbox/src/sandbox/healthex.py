@@ -1,31 +1,56 @@
 """A fake HealthEx (patient-consented record retrieval for research projects).
 
-Behaviours documented by the vendor (doc), per ``vendor-api-notes.md``:
+Behaviours documented by the vendor (doc), per ``vendor-api-notes.md`` and the pages named:
 
-- doc: ``POST /v1/auth/token`` with JSON ``{apiKey, apiSecret}`` answers ``{token}``, a
-  JWT valid 24 hours (here ``token_ttl`` seconds), sent as ``Authorization: Bearer``.
-- doc: ``POST /v1/projects/{projectId}/recruitment/identified-patients/{patientId}/
-  $updateData`` with an optional body ``{"skipInteractive": bool}`` answers 201
-  ``{message, patientActionNeededReason, counts, retrievalId}``; ``message`` is
-  ``IN_PROGRESS_NO_ACTION_NEEDED`` or ``PATIENT_ACTION_NEEDED`` with a reason of
-  ``REASONS``. 404 for an unknown project or patient, 403 when not authorised, an error
-  when the study is paused or not active.
-- doc: consent records take ``limit`` (at most 1000), ``offset`` and an
-  ``If-Modified-Since`` header for incremental reads.
-- doc: after an ``$updateData`` HealthEx pushes the data to the customer's S3 bucket or
-  SFTP server under a path template with ``{orgId}``, ``{projectId}`` and
-  ``{healthexPatientId}``.
+- doc (docs.healthex.io/authentication): ``POST /v1/auth/token`` with JSON ``{apiKey,
+  apiSecret}`` answers ``{token}``, a JWT valid 24 hours (here ``token_ttl`` seconds),
+  sent as ``Authorization: Bearer``.
+- doc (docs.healthex.io/api/update-patient-data and /update-patient-data):
+  ``POST /v1/projects/{projectId}/recruitment/identified-patients/{patientId}/
+  $updateData`` with an optional body ``{"skipInteractive": bool}`` answers 201 (the
+  guide; the reference says 200) ``{message, patientActionNeededReason,
+  skippedFacilitiesCount, counts {skippedExistingFacilities, changedExistingFacilities,
+  unchangedExistingFacilities, retrievedNewFacilities, skippedNewFacilities},
+  retrievalId, code}``; ``message`` is ``IN_PROGRESS_NO_ACTION_NEEDED`` (then with a
+  ``retrievalId``) or ``PATIENT_ACTION_NEEDED`` (then with a reason of ``REASONS``).
+  404 for an unknown project or patient, 403 when not authorised, an error when the
+  study is paused or not active.
+- doc (docs.healthex.io/api/get-consent-records): consent records take ``limit``
+  (default 100, at most 1000), ``offset`` and an ``If-Modified-Since`` header (an RFC
+  2822 date: only records modified after it), and answer ``{"total", "results":
+  [{"consentRecord": {...}}]}``. A consent record is ``{id, patientId, studyId,
+  studyVersionId, consentType (DATA_AUTHORIZATION, PATIENT_DIRECTED_DATA_EXCHANGE,
+  FUTURE_DATA_USE), consentStatus (OPTED_IN, OPTED_OUT), timestamp,
+  expirationTimestamp, consentStats (optional), studySnapshotId,
+  consentConfigSnapshotId, consentUIFlow, uiHash, language,
+  fullRecordWithoutRestrictedData (optional), consentDataResourceScopes[],
+  consentDataSensitivityScopes[]}``, with no ``updatedAt`` or other modification time.
+- doc (docs.demo.healthex.dev/accessing-patient-data): after an ``$updateData``
+  HealthEx pushes the data to the customer's S3 bucket or SFTP server under a path
+  template with ``{orgId}``, ``{projectId}``, ``{healthexPatientId}`` and
+  ``{externalId}``.
 
 Behaviours assumed by this sandbox (assumed):
 
-- assumed: ``GET /v1/projects/{projectId}/recruitment/identified-patients`` and
-  ``GET /v1/projects/{projectId}/consent-records`` answer ``{"data": [...], "total",
-  "limit", "offset"}``; ``limit`` defaults to 100, outside 1..1000 or a negative
-  ``offset`` answers 400. Patients are ordered by ``createdAt`` then ``id``, consent
-  records by ``updatedAt`` then ``id``. ``If-Modified-Since`` (an HTTP-date or ISO-8601;
-  without an offset, UTC) keeps the records whose ``updatedAt`` is strictly after it;
-  a bad value answers 400. Patients' ``status`` values and consent records'
-  ``consentType`` / ``source`` values; ``studyId`` is the project id.
+- assumed: the consent list's path ``GET /v1/projects/{projectId}/consent-records``
+  (the page's path was not readable), its order (by the time a record last changed,
+  then ``id``; offsets count into that order per request, so a record changed while a
+  client pages moves to the end), that ``If-Modified-Since`` compares that time,
+  strictly after, to the millisecond (an ISO-8601 date is accepted too; a bad value
+  answers 400), and no sibling keys beside ``consentRecord``. The documentation types
+  ``studyId``, ``studyVersionId``, the snapshot ids, ``uiHash`` and ``language`` as
+  objects without properties while its examples show strings: strings here, and
+  ``studyId`` is the project id. ``consentStats``' inner fields are assumed.
+- assumed: every answer carries a ``Date`` header with the simulated clock (below),
+  the clock consent changes are stamped with.
+- assumed: ``GET /v1/projects/{projectId}/recruitment/identified-patients`` (nothing
+  public documents a patient list) answers ``{"data": [...], "total", "limit",
+  "offset"}`` with ``{id, referenceId, externalId, firstName, lastName, dateOfBirth,
+  email, phone, status, createdAt, updatedAt}`` ordered by ``createdAt`` then ``id``;
+  ``limit`` defaults to 100; outside 1..1000 or a negative ``offset`` answers 400.
+  Patients' ``status`` values.
+- assumed: the ``$updateData`` answer's ``code`` is its HTTP status; the facility
+  counts' values.
 - assumed: error bodies ``{"error": CODE, "message": text}``: 401 ``UNAUTHORIZED``
   (missing, unknown, expired or revoked token; bad credentials), 404 ``NOT_FOUND``, 403
   ``FORBIDDEN`` (every path of a project configured as forbidden), 409
@@ -34,10 +59,8 @@ Behaviours assumed by this sandbox (assumed):
 - assumed: the token is HS256-signed with a key of the sandbox; it is valid while the
   sandbox knows it and ``exp`` (wall clock) has not passed.
 - assumed: each patient has a fixed scripted ``$updateData`` outcome, mostly
-  ``IN_PROGRESS_NO_ACTION_NEEDED``; consent reasons follow ``set_consent`` (revoked:
-  ``CONSENT_REVOKED``; consented again: in progress). ``counts`` holds the resource
-  counts by type of the retrieval to be delivered (empty when action is needed);
-  ``retrievalId`` is null when action is needed. ``$`` may be sent as ``%24``.
+  ``IN_PROGRESS_NO_ACTION_NEEDED``; consent reasons follow ``set_consent`` (opted out:
+  ``CONSENT_REVOKED``; opted in again: in progress). ``$`` may be sent as ``%24``.
 - assumed: the delivery layout and file format: one FHIR R4 Bundle (``type:
   collection``, entries ``{fullUrl, resource}``) per retrieval at ``{orgId}/{projectId}/
   {healthexPatientId}/{retrievalId}/bundle.json`` under the S3 prefix or the SFTP root.
@@ -50,8 +73,9 @@ Behaviours assumed by this sandbox (assumed):
   (milliseconds, strictly increasing, starting 2025-06-01) stamps records, consent
   changes and retrievals.
 - assumed: the ``expire`` fault revokes the token the request carries and answers 401;
-  on the token endpoint it answers normally. Faults apply to the API, never to S3 or
-  SFTP. Other faults and the ``/_control/`` API are the framework's (``framework.py``).
+  on the token endpoint it answers normally. Faults apply to the API and, drawn from the
+  same rate and seed, to clients' S3 requests and SFTP file opens (``delivery.py``).
+  Other faults and the ``/_control/`` API are the framework's (``framework.py``).
 """
 
 from __future__ import annotations
@@ -69,11 +93,10 @@ import threading
 import time
 import traceback
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
@@ -147,7 +170,21 @@ _SYSTEMS = {
     "CPT": "http://www.ama-assn.org/go/cpt",
 }
 _UCUM = "http://unitsofmeasure.org"
-_CONSENT_SOURCES = ("PATIENT_PORTAL", "EMAIL_INVITATION", "SMS_INVITATION", "IN_CLINIC")
+# The documented enums of a consent record (docs.healthex.io/api/get-consent-records).
+CONSENT_TYPES = ("DATA_AUTHORIZATION", "PATIENT_DIRECTED_DATA_EXCHANGE", "FUTURE_DATA_USE")
+OPTED_IN, OPTED_OUT = "OPTED_IN", "OPTED_OUT"
+RESOURCE_SCOPES = (
+    "CONTACT_INFO", "MEDICATIONS", "ALLERGIES", "DIAGNOSES", "LABS", "DEMOGRAPHICS",
+    "CLINICAL_NOTES", "VISITS", "DIAGNOSTIC_REPORTS", "CLINICAL_VITALS", "PROCEDURES",
+    "IMMUNIZATIONS", "IMAGING", "TREATMENT_PLAN", "GENOMIC_DATA", "FAMILY_HISTORY",
+    "SOCIAL_HISTORY", "ADMINISTRATIVE_AND_BILLING",
+)  # fmt: skip
+SENSITIVITY_SCOPES = (
+    "NORMAL", "HIV_OR_STI", "SUBSTANCE_USE_OR_DRUG_ABUSE", "MENTAL_HEALTH", "GENETIC_TESTING",
+    "REPRODUCTIVE_HEALTH_DATA", "PSYCHOTHERAPY_NOTES", "SUD_PART_2", "SICKLE_CELL",
+)  # fmt: skip
+# When a consent record last changed: the sandbox's own bookkeeping, never served.
+_MODIFIED = "_modified"
 _ENCOUNTER_CLASS = {"Emergency": "EMER", "Telehealth": "VR"}
 
 
@@ -570,8 +607,8 @@ def _write_bundle(
     return count
 
 
-def _parse_since(value: str) -> str | None:
-    """``If-Modified-Since`` as an ISO string comparable with ``updatedAt``, or None."""
+def _parse_since(value: str) -> int | None:
+    """``If-Modified-Since`` as epoch milliseconds, or None if it is not a date."""
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -581,11 +618,27 @@ def _parse_since(value: str) -> str | None:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
-    # updatedAt has milliseconds: "strictly after t" is ">= t + 1 ms" at ms precision,
-    # and below ms the time rounds down first.
-    micros = parsed.microsecond // 1000 * 1000
-    return _iso(int((parsed.replace(microsecond=micros) - _EPOCH).total_seconds() * 1000) + 1)
+    return int((parsed.astimezone(UTC) - _EPOCH).total_seconds() * 1000)
+
+
+def _served(consent: dict[str, Any]) -> dict[str, Any]:
+    """A consent record as the API serves it, without the sandbox's bookkeeping."""
+    return {key: value for key, value in consent.items() if key != _MODIFIED}
+
+
+def _limits(request: Request) -> tuple[int, int] | Response:
+    """``limit`` and ``offset`` of a list request, or the 400 answer."""
+    numbers = {}
+    for name, default in (("limit", DEFAULT_LIMIT), ("offset", 0)):
+        raw = request.param(name)
+        try:
+            numbers[name] = default if raw is None else int(raw)
+        except ValueError:
+            return _error(400, "BAD_REQUEST", f"{name} must be an integer")
+    limit, offset = numbers["limit"], numbers["offset"]
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        return _error(400, "BAD_REQUEST", f"limit must be 1..{MAX_LIMIT}, offset >= 0")
+    return limit, offset
 
 
 class HealthExSandbox(VendorSandbox):
@@ -687,7 +740,7 @@ class HealthExSandbox(VendorSandbox):
             )
             self._patients[patient.id] = patient
         for patient in sorted(self._patients.values(), key=lambda p: p.record["createdAt"]):
-            if any(c["hasPatientConsented"] for c in patient.consents):
+            if any(c["consentStatus"] == OPTED_IN for c in patient.consents):
                 self._pending.append((patient, self._next_retrieval(patient), self._tick()))
 
     def _new_patient(
@@ -721,9 +774,9 @@ class HealthExSandbox(VendorSandbox):
         }
         patient = _Patient(record, project, gender, reason)
         if reason != "CONSENT_NOT_FOUND":
-            types = ["HIPAA_AUTHORIZATION"]
+            types = ["DATA_AUTHORIZATION"]
             if rng.random() < 0.5:
-                types.append("RESEARCH_PARTICIPATION")
+                types.append(rng.choice(CONSENT_TYPES[1:]))
             for kind in types:
                 signed = created + rng.randrange(0, spread // 2 + 1)
                 patient.consents.append(self._consent(rng, patient, kind, signed, reason))
@@ -734,24 +787,43 @@ class HealthExSandbox(VendorSandbox):
     def _consent(
         self, rng: random.Random, patient: _Patient, kind: str, signed: int, reason: str | None
     ) -> dict[str, Any]:
+        """A consent record in the documented shape, plus its private modification time."""
         expires = signed + 3 * _YEAR_MS
         if reason == "CONSENT_EXPIRED":  # signed over a year before the clock starts
             signed = _CLOCK_START - rng.randrange(380 * _DAY_MS, 500 * _DAY_MS)
             expires = signed + _YEAR_MS
-        updated = signed
+        modified = signed
         if reason == "CONSENT_REVOKED":
-            updated = signed + rng.randrange(_DAY_MS, 20 * _DAY_MS)
-        return {
+            modified = signed + rng.randrange(_DAY_MS, 20 * _DAY_MS)
+        scopes = sorted(rng.sample(RESOURCE_SCOPES, rng.randint(3, len(RESOURCE_SCOPES))))
+        sensitive = ["NORMAL", *rng.sample(SENSITIVITY_SCOPES[1:], rng.randint(0, 3))]
+        record: dict[str, Any] = {
             "id": _uuid(rng),
             "patientId": patient.id,
             "studyId": patient.project_id,
+            "studyVersionId": f"{patient.project_id}-v{rng.randint(1, 4)}",
             "consentType": kind,
-            "hasPatientConsented": reason != "CONSENT_REVOKED",
-            "source": rng.choice(_CONSENT_SOURCES),
+            "consentStatus": OPTED_OUT if reason == "CONSENT_REVOKED" else OPTED_IN,
             "timestamp": _iso(signed),
             "expirationTimestamp": _iso(expires),
-            "updatedAt": _iso(updated),
+            "studySnapshotId": _uuid(rng),
+            "consentConfigSnapshotId": _uuid(rng),
+            "consentUIFlow": "PATIENT_DIRECTED_DATA_EXCHANGE",
+            "uiHash": f"{rng.getrandbits(160):040x}",
+            "language": rng.choice(("en", "en", "en", "es")),
+            "consentDataResourceScopes": scopes,
+            "consentDataSensitivityScopes": sorted(sensitive),
         }
+        # Optional in the documentation: present on most records, not all.
+        if rng.random() < 0.8:
+            record["consentStats"] = {
+                "pagesViewed": rng.randint(3, 12),
+                "timeSpentSeconds": rng.randint(40, 900),
+            }
+        if rng.random() < 0.7:
+            record["fullRecordWithoutRestrictedData"] = rng.random() < 0.6
+        record[_MODIFIED] = modified
+        return record
 
     def _tick(self) -> int:
         self._clock += self._mutation_rng.randrange(1000, 120_000)
@@ -963,10 +1035,27 @@ class HealthExSandbox(VendorSandbox):
             path.unlink(missing_ok=True)
         return key
 
-    def _planned(self, patient: _Patient, retrieval_id: str, when: int) -> dict[str, int]:
-        """Resource counts by type of the retrieval that will be delivered."""
-        _, resources = self._generated(patient, retrieval_id, when)
-        return dict(Counter(resource["resourceType"] for resource in resources))
+    def _facility_counts(self, patient: _Patient, retrieval_id: str | None) -> dict[str, int]:
+        """The documented facility metrics of a retrieval (zeros when none starts)."""
+        names = (
+            "skippedExistingFacilities",
+            "changedExistingFacilities",
+            "unchangedExistingFacilities",
+            "retrievedNewFacilities",
+            "skippedNewFacilities",
+        )
+        if retrieval_id is None:
+            return dict.fromkeys(names, 0)
+        rng = random.Random(f"healthex-{self.seed}-{retrieval_id}-facilities")
+        first = patient.retrievals == 1
+        values = (
+            0 if first else rng.randint(0, 1),
+            0 if first else rng.randint(0, 2),
+            0 if first else rng.randint(0, 2),
+            1 if first else rng.randint(0, 1),
+            rng.choice((0, 0, 0, 1)),
+        )
+        return dict(zip(names, values, strict=True))
 
     def write_bundle(
         self,
@@ -1076,7 +1165,7 @@ class HealthExSandbox(VendorSandbox):
         primary = patient.consents[0] if patient.consents else None
         if primary is None:
             return "CONSENT_NOT_FOUND"
-        if not primary["hasPatientConsented"]:
+        if primary["consentStatus"] != OPTED_IN:
             return "CONSENT_REVOKED"
         if primary["expirationTimestamp"] <= _iso(self._clock):
             return "CONSENT_EXPIRED"
@@ -1092,12 +1181,12 @@ class HealthExSandbox(VendorSandbox):
                     (p.record for p in self._patients.values()),
                     key=lambda r: (r["createdAt"], r["id"]),
                 )
-            else:
-                rows = sorted(
-                    (c for p in self._patients.values() for c in p.consents),
-                    key=lambda r: (r["updatedAt"], r["id"]),
-                )
-            return [dict(row) for row in rows]
+                return [dict(row) for row in rows]
+            consents = sorted(
+                (c for p in self._patients.values() for c in p.consents),
+                key=lambda r: (r[_MODIFIED], r["id"]),
+            )
+            return [_served(consent) for consent in consents]
 
     def set_consent(self, patient_id: str, consented: bool) -> dict[str, Any]:
         """Record a patient consenting or revoking; return the changed consent record.
@@ -1112,19 +1201,19 @@ class HealthExSandbox(VendorSandbox):
             now = self._tick()
             if not patient.consents:
                 patient.consents.append(
-                    self._consent(self._mutation_rng, patient, "HIPAA_AUTHORIZATION", now, None)
+                    self._consent(self._mutation_rng, patient, CONSENT_TYPES[0], now, None)
                 )
             consent = patient.consents[0]
             consent.update(
-                hasPatientConsented=bool(consented),
+                consentStatus=OPTED_IN if consented else OPTED_OUT,
                 timestamp=_iso(now),
                 expirationTimestamp=_iso(now + _YEAR_MS),
-                updatedAt=_iso(now),
+                **{_MODIFIED: now},
             )
             patient.record.update(
                 status="CONSENTED" if consented else "WITHDRAWN", updatedAt=_iso(now)
             )
-            return dict(consent)
+            return _served(consent)
 
     def mutate(
         self, table: str, op: str, count: int = 1, uuids: list[str] | None = None
@@ -1134,7 +1223,7 @@ class HealthExSandbox(VendorSandbox):
         ``identified_patients``: update changes phone and email, delete removes the
         patient (``$updateData`` answers 404), insert adds an in-progress patient.
         ``consent_records``: update renews a consent, delete removes one; insert adds a
-        ``RESEARCH_PARTICIPATION`` consent to a patient lacking one.
+        ``FUTURE_DATA_USE`` consent to a patient with only a ``DATA_AUTHORIZATION`` one.
         """
         if table not in TABLES:
             raise ControlError(f"table must be one of {list(TABLES)}")
@@ -1190,13 +1279,13 @@ class HealthExSandbox(VendorSandbox):
             lacking = [
                 p
                 for p in self._patients.values()
-                if len(p.consents) == 1 and p.consents[0]["consentType"] == "HIPAA_AUTHORIZATION"
+                if len(p.consents) == 1 and p.consents[0]["consentType"] == CONSENT_TYPES[0]
             ]
             made = []
             for patient in rng.sample(lacking, min(count, len(lacking))):
-                consent = self._consent(rng, patient, "RESEARCH_PARTICIPATION", self._tick(), None)
+                consent = self._consent(rng, patient, "FUTURE_DATA_USE", self._tick(), None)
                 patient.consents.append(consent)
-                made.append(dict(consent))
+                made.append(_served(consent))
             return made
         owners = {c["id"]: p for p in self._patients.values() for c in p.consents}
         chosen = self._pick([c for p in self._patients.values() for c in p.consents], count, ids)
@@ -1209,9 +1298,9 @@ class HealthExSandbox(VendorSandbox):
                 consent.update(
                     timestamp=_iso(now),
                     expirationTimestamp=_iso(now + _YEAR_MS),
-                    updatedAt=_iso(now),
+                    **{_MODIFIED: now},
                 )
-            changed.append(dict(consent))
+            changed.append(_served(consent))
         return changed
 
     def update_requests(self) -> list[dict[str, Any]]:
@@ -1312,11 +1401,26 @@ class HealthExSandbox(VendorSandbox):
             match = pattern.fullmatch(path)
             if match is not None:
                 try:
-                    return handler(request, *match.groups())
+                    return self._dated(handler(request, *match.groups()))
                 except Exception:
                     traceback.print_exc(file=sys.stderr)
                     return html_error(500)
-        return super().handle_api(request)
+        return self._dated(super().handle_api(request))
+
+    def _dated(self, response: Response) -> Response:
+        """The answer with a ``Date`` header: the simulated clock, as an HTTP date."""
+        with self._lock:
+            now = _EPOCH + timedelta(milliseconds=self._clock)
+        return replace(response, headers=[*response.headers, ("Date", format_datetime(now, True))])
+
+    def records_in(self, payload: Any) -> list[dict[str, Any]]:
+        """Consent records inside their ``results`` items, patients in ``data``."""
+        if not isinstance(payload, dict):
+            return super().records_in(payload)
+        if isinstance(payload.get("results"), list):
+            return [r["consentRecord"] for r in payload["results"] if "consentRecord" in r]
+        data = payload.get("data")
+        return super().records_in(data) if isinstance(data, list) else [payload]
 
     def not_found(self) -> Response:
         """Answer an unknown path."""
@@ -1351,16 +1455,10 @@ class HealthExSandbox(VendorSandbox):
         return None
 
     def _page(self, request: Request, rows: list[dict[str, Any]]) -> Response:
-        numbers = {}
-        for name, default in (("limit", DEFAULT_LIMIT), ("offset", 0)):
-            raw = request.param(name)
-            try:
-                numbers[name] = default if raw is None else int(raw)
-            except ValueError:
-                return _error(400, "BAD_REQUEST", f"{name} must be an integer")
-        limit, offset = numbers["limit"], numbers["offset"]
-        if not 1 <= limit <= MAX_LIMIT or offset < 0:
-            return _error(400, "BAD_REQUEST", f"limit must be 1..{MAX_LIMIT}, offset >= 0")
+        limits = _limits(request)
+        if isinstance(limits, Response):
+            return limits
+        limit, offset = limits
         page = rows[offset : offset + limit]
         body = {"data": page, "total": len(rows), "limit": limit, "offset": offset}
         return Response(200, msgspec.json.encode(body), records=len(page))
@@ -1382,14 +1480,24 @@ class HealthExSandbox(VendorSandbox):
         refused = self._project_check(request, "GET", project_id)
         if refused is not None:
             return refused
-        rows = [r for r in self.truth("consent_records") if r["studyId"] == project_id]
+        with self._lock:
+            owners = [p for p in self._patients.values() if p.project_id == project_id]
+            consents = sorted(
+                (c for p in owners for c in p.consents), key=lambda r: (r[_MODIFIED], r["id"])
+            )
         header = request.headers.get("If-Modified-Since")
         if header is not None:
             since = _parse_since(header)
             if since is None:
-                return _error(400, "BAD_REQUEST", "If-Modified-Since must be an HTTP or ISO date")
-            rows = [r for r in rows if r["updatedAt"] >= since]
-        return self._page(request, rows)
+                return _error(400, "BAD_REQUEST", "If-Modified-Since must be an RFC 2822 date")
+            consents = [c for c in consents if c[_MODIFIED] > since]
+        limits = _limits(request)
+        if isinstance(limits, Response):
+            return limits
+        limit, offset = limits
+        page = [{"consentRecord": _served(c)} for c in consents[offset : offset + limit]]
+        body = {"total": len(consents), "results": page}
+        return Response(200, msgspec.json.encode(body), records=len(page))
 
     def _update_data(self, request: Request, project_id: str, patient_id: str) -> Response:
         self.count("update_requests")
@@ -1435,16 +1543,21 @@ class HealthExSandbox(VendorSandbox):
                     "retrieval_id": retrieval_id,
                 }
             )
-        counts: dict[str, int] = {}
+        counts = self._facility_counts(patient, retrieval_id)
         if retrieval_id is not None:
-            counts = self._planned(patient, retrieval_id, when)
             self._schedule_delivery(patient, retrieval_id, when)
-        answer = {
+        answer: dict[str, Any] = {
             "message": ACTION_NEEDED if reason else IN_PROGRESS,
-            "patientActionNeededReason": reason,
+            "skippedFacilitiesCount": counts["skippedExistingFacilities"]
+            + counts["skippedNewFacilities"],
             "counts": counts,
-            "retrievalId": retrieval_id,
+            "code": 201,
         }
+        # Both optional in the documentation, each present only when it applies.
+        if reason:
+            answer["patientActionNeededReason"] = reason
+        if retrieval_id is not None:
+            answer["retrievalId"] = retrieval_id
         return json_response(201, answer)
 
     def _schedule_delivery(self, patient: _Patient, retrieval_id: str, when: int) -> None:
