@@ -7,7 +7,8 @@ import os
 import subprocess
 import typing as t
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from tapkit.testing import DROPPED_WARNING
@@ -193,3 +194,65 @@ SUMMARY_HEADER = (
 def retries_in(logs: str) -> int:
     """Retries the taps logged ("... retrying in N s")."""
     return logs.count("retrying in ")
+
+
+def _as_json(value: t.Any) -> t.Any:
+    """A loader's JSON column as Python: DuckDB and flattening keep JSON as text."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def same_value(sent: t.Any, landed: t.Any) -> bool:
+    """Whether a warehouse value is the one the vendor sent, across loader type mappings.
+
+    Times compare as instants and dates as dates; JSON columns are parsed; a number or
+    boolean sent where the tap declares a string (an id or code) lands as its JSON text.
+    """
+    landed = _as_json(landed)
+    if isinstance(landed, Decimal):
+        landed = float(landed)
+    if isinstance(sent, str) and isinstance(landed, datetime):
+        return _instant(sent) == _instant(landed)
+    if isinstance(sent, str) and isinstance(landed, date):
+        return sent[:10] == landed.isoformat()
+    if isinstance(sent, bool | int | float) and isinstance(landed, str):
+        return json.dumps(sent) == landed
+    if isinstance(sent, float) or isinstance(landed, float):
+        return isinstance(sent, int | float) and isinstance(landed, int | float) and (
+            abs(sent - landed) <= 1e-9 * max(1.0, abs(sent))
+        )
+    if isinstance(sent, dict | list):
+        return json.loads(json.dumps(sent)) == landed
+    return sent == landed
+
+
+def field_losses(
+    table: str,
+    sent: list[dict],
+    landed: list[dict],
+    key: t.Callable[[dict], t.Hashable],
+    skip: t.Collection[str] = (),
+) -> list[str]:
+    """Fields of ``sent`` records (as the vendor served them) that did not land as sent.
+
+    ``landed`` rows may have lower-cased names (target-duckdb). One line per field,
+    with how many records lost or changed it; ``skip`` names fields the tap maps on
+    purpose (documented quirks).
+    """
+    by_key: dict[t.Hashable, dict] = {}
+    for raw in landed:
+        row = {name.lower(): value for name, value in raw.items()}
+        by_key[key(row)] = row
+    missing: dict[str, int] = {}
+    for record in sent:
+        row = by_key.get(key({k.lower(): v for k, v in record.items()}))
+        for name, value in record.items():
+            if name in skip or value is None:
+                continue
+            if row is None or not same_value(value, row.get(name.lower())):
+                missing[name] = missing.get(name, 0) + 1
+    return [f"{table}.{name}: {count} of {len(sent)} rows" for name, count in missing.items()]

@@ -103,6 +103,7 @@ from urllib.parse import unquote
 
 import msgspec
 
+from sandbox import vocabulary
 from sandbox.delivery import Delivery, MemoryDelivery, S3Delivery, SftpDelivery
 from sandbox.framework import (
     ControlError,
@@ -112,25 +113,6 @@ from sandbox.framework import (
     VendorSandbox,
     html_error,
     json_response,
-)
-from sandbox.humanapi import (
-    _ALLERGENS,
-    _CITIES,
-    _CLINICIANS,
-    _ENCOUNTERS,
-    _FIRST_NAMES,
-    _LABS,
-    _LAST_NAMES,
-    _MEDICAL_SOURCES,
-    _MEDICATIONS,
-    _PLANS,
-    _PROBLEMS,
-    _PROCEDURES,
-    _REACTIONS,
-    _REPORTS,
-    _STREETS,
-    _VACCINES,
-    _VITALS,
 )
 
 TOKEN_PATH = "/v1/auth/token"  # noqa: S105
@@ -294,10 +276,10 @@ class _Chart:
         """Patient, Organization and Practitioner, from the patient's own generator."""
         record, rng = self.patient.record, org_rng
         created = record["createdAt"]
-        _, _, org_name, city, state = rng.choice(_MEDICAL_SOURCES)
+        _, _, org_name, city, state = rng.choice(vocabulary.MEDICAL_SOURCES)
         org_id, practitioner_id = _uuid(rng), _uuid(rng)
-        street = f"{rng.randint(10, 9999)} {rng.choice(_STREETS)}"
-        home_city, home_state, zip_prefix = rng.choice(_CITIES)
+        street = f"{rng.randint(10, 9999)} {rng.choice(vocabulary.STREETS)}"
+        home_city, home_state, zip_prefix = rng.choice(vocabulary.CITIES)
         patient = {
             "resourceType": "Patient",
             "id": self.patient.id,
@@ -348,7 +330,7 @@ class _Chart:
             "name": org_name,
             "address": [{"city": city, "state": state, "country": "US"}],
         }
-        family, given = self._clinician_name(rng.choice(_CLINICIANS))
+        family, given = self._clinician_name(rng.choice(vocabulary.CLINICIANS))
         practitioner = {
             "resourceType": "Practitioner",
             "id": practitioner_id,
@@ -395,7 +377,7 @@ class _Chart:
         return resources
 
     def encounter(self) -> dict[str, Any]:
-        kind, cpt, label = self.rng.choice(_ENCOUNTERS)
+        kind, cpt, label = self.rng.choice(vocabulary.ENCOUNTERS)
         start = self.rng.randrange(self.adult_from, self.now - _DAY_MS)
         end = start + self.rng.randrange(15, 240) * 60_000
         act = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -413,7 +395,7 @@ class _Chart:
         return encounter
 
     def condition(self) -> dict[str, Any]:
-        name, icd, snomed = self.rng.choice(_PROBLEMS)
+        name, icd, snomed = self.rng.choice(vocabulary.PROBLEMS)
         status = self.rng.choice(("active", "active", "resolved", "inactive"))
         clinical = "http://terminology.hl7.org/CodeSystem/condition-clinical"
         category = "http://terminology.hl7.org/CodeSystem/condition-category"
@@ -443,10 +425,10 @@ class _Chart:
         )
 
     def vital(self) -> dict[str, Any]:
-        return self._observation(self.rng.choice(_VITALS), "vital-signs")
+        return self._observation(self.rng.choice(vocabulary.VITALS), "vital-signs")
 
     def lab(self) -> dict[str, Any]:
-        row = self.rng.choice(_LABS)
+        row = self.rng.choice(vocabulary.LABS)
         observation = self._observation(row, "laboratory")
         observation["referenceRange"] = [
             {"low": _quantity(row[3], row[2]), "high": _quantity(row[4], row[2])}
@@ -469,7 +451,7 @@ class _Chart:
         )
 
     def _medication(self) -> tuple[dict[str, Any], str, str]:
-        name, rxcui, dosage, route = self.rng.choice(_MEDICATIONS)
+        name, rxcui, dosage, route = self.rng.choice(vocabulary.MEDICATIONS)
         return _concept(name, _coding("RXNORM", rxcui, name)), dosage, route
 
     def medication_request(self) -> dict[str, Any]:
@@ -498,9 +480,9 @@ class _Chart:
         )
 
     def allergy(self) -> dict[str, Any]:
-        name, code, system = self.rng.choice(_ALLERGENS)
+        name, code, system = self.rng.choice(vocabulary.ALLERGENS)
         clinical = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
-        reaction = self.rng.choice(_REACTIONS)
+        reaction = self.rng.choice(vocabulary.REACTIONS)
         return self._resource(
             "AllergyIntolerance",
             clinicalStatus={"coding": [{"system": clinical, "code": "active"}]},
@@ -519,7 +501,7 @@ class _Chart:
         )
 
     def immunization(self) -> dict[str, Any]:
-        name, cvx = self.rng.choice(_VACCINES)
+        name, cvx = self.rng.choice(vocabulary.VACCINES)
         return self._resource(
             "Immunization",
             status="completed",
@@ -531,7 +513,7 @@ class _Chart:
         )
 
     def procedure(self) -> dict[str, Any]:
-        name, snomed, cpt = self.rng.choice(_PROCEDURES)
+        name, snomed, cpt = self.rng.choice(vocabulary.PROCEDURES)
         return self._resource(
             "Procedure",
             status="completed",
@@ -543,7 +525,7 @@ class _Chart:
         )
 
     def document(self) -> dict[str, Any]:
-        title, loinc, extension, content_type = self.rng.choice(_REPORTS)
+        title, loinc, extension, content_type = self.rng.choice(vocabulary.REPORTS)
         document_id = _uuid(self.rng)
         return self._resource(
             "DocumentReference",
@@ -565,7 +547,7 @@ class _Chart:
         )
 
     def care_plan(self) -> dict[str, Any]:
-        name, _ = self.rng.choice(_PLANS)
+        name, _ = self.rng.choice(vocabulary.PLANS)
         return self._resource(
             "CarePlan",
             status=self.rng.choice(("active", "completed")),
@@ -755,7 +737,7 @@ class HealthExSandbox(VendorSandbox):
     ) -> _Patient:
         """A patient made at ``created``, edited and consenting within ``spread`` ms."""
         gender = rng.choice(("female", "male"))
-        first, last = rng.choice(_FIRST_NAMES[gender]), rng.choice(_LAST_NAMES)
+        first, last = rng.choice(vocabulary.FIRST_NAMES[gender]), rng.choice(vocabulary.LAST_NAMES)
         birth = datetime(1940, 1, 1) + timedelta(days=rng.randrange(0, 62 * 365))
         updated = created + rng.randrange(0, spread + 1)
         record = {

@@ -1,0 +1,57 @@
+"""Every field a vendor sends lands in the warehouse with its value, through Meltano.
+
+Each sandbox serves its vendor's documented record shapes (optional and rare fields
+included) and, here, one field nobody documented on every record. After `meltano run
+<tap> <loader>` every field of every record the sandbox served must be in its table
+with the value sent (or, for the undocumented field, in `extra_fields`), field by
+field, in DuckDB and in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+from harness import _as_json, duckdb_rows, field_losses, meltano_env, postgres_rows
+
+# A field no vendor documents, with a nested value, added to every record served.
+UNKNOWN = {"vendorAddedLater": {"level": 2, "tags": ["a", "b"]}}
+LOADERS = ["target-duckdb", "target-postgres"]
+
+
+def _rows_of(meltano, request, loader: str, schema: str) -> t.Callable[[str], list[dict]]:
+    if loader == "target-postgres":
+        pg_schema = request.getfixturevalue("pg_schema")
+        meltano.env["TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA"] = pg_schema
+        return lambda table: postgres_rows(pg_schema, table)
+    path = meltano.workdir / "warehouse.duckdb"
+    return lambda table: duckdb_rows(path, schema, table)
+
+
+def _unknown_kept(table: str, rows: list[dict]) -> list[str]:
+    kept = [_as_json(row["extra_fields"]) for row in rows]
+    wrong = sum(1 for extra in kept if extra != UNKNOWN)
+    return [f"{table}.extra_fields: {wrong} of {len(rows)} rows"] if wrong or not rows else []
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("loader", LOADERS)
+def test_healthex_fields_land_with_their_values(make_healthex_sandbox, meltano, request, loader):
+    sandbox = make_healthex_sandbox(seed=81, patients_per_project=4, delivery="none")
+    sandbox.add_vendor_fields("/v1/projects/", UNKNOWN)
+    config = sandbox.tap_config("none", request_updates=True)
+    meltano.env |= meltano_env("tap-healthex", config)
+    rows_of = _rows_of(meltano, request, loader, "healthex")
+    meltano.run("run", "tap-healthex", loader)
+
+    losses = []
+    for table in ("identified_patients", "consent_records"):
+        landed = rows_of(table)
+        losses += field_losses(table, sandbox.truth(table), landed, key=lambda r: r["id"])
+        losses += _unknown_kept(table, landed)
+    asked = rows_of("data_update_requests")
+    log = {(e["patient_id"], e["retrieval_id"]) for e in sandbox.update_requests()}
+    assert {(r["patient_id"], r["retrieval_id"]) for r in asked} == log
+    assert all(r["skipped_facilities_count"] is not None for r in asked)
+    losses += _unknown_kept("data_update_requests", asked)
+    assert losses == []
