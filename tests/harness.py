@@ -222,8 +222,10 @@ def same_value(sent: t.Any, landed: t.Any) -> bool:
     if isinstance(sent, bool | int | float) and isinstance(landed, str):
         return json.dumps(sent) == landed
     if isinstance(sent, float) or isinstance(landed, float):
-        return isinstance(sent, int | float) and isinstance(landed, int | float) and (
-            abs(sent - landed) <= 1e-9 * max(1.0, abs(sent))
+        return (
+            isinstance(sent, int | float)
+            and isinstance(landed, int | float)
+            and (abs(sent - landed) <= 1e-9 * max(1.0, abs(sent)))
         )
     if isinstance(sent, dict | list):
         return json.loads(json.dumps(sent)) == landed

@@ -9,6 +9,7 @@ field, in DuckDB and in PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import typing as t
 
 import pytest
@@ -55,3 +56,37 @@ def test_healthex_fields_land_with_their_values(make_healthex_sandbox, meltano, 
     assert all(r["skipped_facilities_count"] is not None for r in asked)
     losses += _unknown_kept("data_update_requests", asked)
     assert losses == []
+
+
+@pytest.mark.e2e
+def test_the_catch_all_survives_flattening_and_a_stream_map(make_healthex_sandbox, meltano):
+    sandbox = make_healthex_sandbox(seed=82, patients_per_project=2, delivery="s3")
+    sandbox.add_vendor_fields("/v1/projects/", UNKNOWN)
+    maps = {"consent_records": {"status_copy": "consentStatus"}}
+    config = sandbox.tap_config("s3") | {
+        "flattening_enabled": True,
+        "flattening_max_depth": 1,
+        "stream_maps": maps,
+    }
+    meltano.env |= meltano_env("tap-healthex", config)
+    meltano.env["TAP_HEALTHEX_STREAM_MAPS"] = json.dumps(maps)
+    rows_of = _rows_of(meltano, None, "target-duckdb", "healthex")
+    meltano.run("run", "tap-healthex", "target-duckdb")
+
+    consents = rows_of("consent_records")
+    assert _unknown_kept("consent_records", consents) == []
+    assert all(r["status_copy"] == r["consentstatus"] for r in consents)  # the map applied
+    assert (
+        field_losses(
+            "consent_records", sandbox.truth("consent_records"), consents, key=lambda r: r["id"]
+        )
+        == []
+    )
+    # FHIR resources stay whole, as one JSON column, under flattening too.
+    landed = {r["id"]: _as_json(r["resource"]) for r in rows_of("observation")}
+    served = {
+        t["resource"]["id"]: t["resource"]
+        for t in sandbox.truth_resources()
+        if t["resource"]["resourceType"] == "Observation"
+    }
+    assert landed == served

@@ -140,9 +140,13 @@ def _resource_stream(name: str, fhir_type: str | None) -> type[FhirResourceStrea
         ),
         th.Property("meta_last_updated", TIME, description="meta.lastUpdated."),
         *(th.Property(c, _COLUMNS[c][0], description=_COLUMNS[c][1]) for c in columns),
+        # No inner properties declared: a FHIR resource is open-ended, and schema
+        # flattening keeps an object without them as one JSON column instead of
+        # expanding it into nothing.
         th.Property(
             "resource",
-            th.ObjectType(additional_properties=True, nullable=False),
+            th.CustomType({"type": ["object"]}),
+            required=True,
             description="The whole FHIR resource, as delivered.",
         ),
     ).to_dict()
