@@ -185,9 +185,6 @@ class PainChekStream(KeepsVendorFields, RESTStream[SyncPage]):
         row: dict,
         context: Context | None = None,
     ) -> dict | None:
-        """Add ``is_deleted``; keep external ids as strings."""
+        """Add ``is_deleted``; then the guard (an ``external_id`` sent as 1 becomes "1")."""
         row["is_deleted"] = row.get("deleted_at") is not None
-        external_id = row.get("external_id")
-        if external_id is not None and not isinstance(external_id, str):
-            row["external_id"] = str(external_id)
         return super().post_process(row, context)

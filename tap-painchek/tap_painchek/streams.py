@@ -33,15 +33,26 @@ class AssessmentsStream(PainChekStream):
     schema = schemas.ASSESSMENTS
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """Promote the headline fields of ``data.assessment`` to columns."""
-        data = row.get("data")
-        summary = data.get("assessment") if isinstance(data, dict) else None
-        summary = summary if isinstance(summary, dict) else {}
+        """Promote the headline fields of the ``assessment`` section to columns."""
+        summary = _assessment_section(row)
         row["assessed_at"] = summary.get("date")
         row["mode"] = summary.get("mode")
         row["pain_score"] = summary.get("pain_score")
         row["pain_level"] = summary.get("pain_level")
+        row["timing"] = summary.get("timing")
         return super().post_process(row, context)
+
+
+def _assessment_section(row: dict) -> dict:
+    """``data.assessment`` (the webhook sample's layout), else a top-level ``assessment``."""
+    data = row.get("data")
+    for section in (
+        data.get("assessment") if isinstance(data, dict) else None,
+        row.get("assessment"),
+    ):
+        if isinstance(section, dict):
+            return section
+    return {}
 
 
 class SitesStream(PainChekStream):
@@ -58,6 +69,19 @@ class AdmissionsStream(PainChekStream):
     name = "admissions"
     path = "/api/admissions/"
     schema = schemas.ADMISSIONS
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Promote the UUIDs of the embedded patient and site, for joins."""
+        row["patient_uuid"] = _uuid_of(row.get("patient"))
+        row["site_uuid"] = _uuid_of(row.get("site"))
+        return super().post_process(row, context)
+
+
+def _uuid_of(reference: object) -> str | None:
+    """The ``uuid`` of an embedded record, or the reference itself if a tenant sends an id."""
+    if isinstance(reference, dict):
+        reference = reference.get("uuid")
+    return reference if isinstance(reference, str) else None
 
 
 class CommentsStream(PainChekStream):
@@ -78,7 +102,7 @@ class UsersStream(PainChekStream):
 
 
 class LicensesStream(PainChekStream):
-    """Licences."""
+    """Licences, read by ``update_stamp`` like every table (PainChek's sample shows none)."""
 
     name = "licenses"
     path = "/api/license/licenses/"

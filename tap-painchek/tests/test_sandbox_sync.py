@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from sandbox.painchek import TABLES
+from tapkit.testing import DROPPED_WARNING, schema_errors
 
 ORDER_KEYS = {
     "desc": lambda r: -r["update_stamp"],
@@ -89,3 +93,37 @@ def test_a_token_expiring_between_pages_is_replaced_once(make_painchek_sandbox, 
     result = run_tap(_config(sandbox), streams=["patients"])
     assert len({r["uuid"] for r in result.records("patients")}) == 40
     assert sandbox.stats()["tokens_issued"] == 2
+
+
+def test_every_stream_of_a_sandbox_run_matches_its_schema(make_painchek_sandbox, run_tap, caplog):
+    sandbox = make_painchek_sandbox(seed=24, patients=80)
+    with caplog.at_level(logging.INFO):
+        result = run_tap(_config(sandbox))
+    assert schema_errors(result.messages) == []
+    assert DROPPED_WARNING not in caplog.text
+    # The sandbox serves PainChek's documented shapes, and the schemas declare them all.
+    assert "extra_fields column" not in caplog.text
+    for table in TABLES:
+        records = result.records(table)
+        assert {r["uuid"] for r in records} == {r["uuid"] for r in sandbox.truth(table)}, table
+        assert all(r["extra_fields"] is None for r in records), table
+    assert {r["type"] for r in result.records("licenses")} <= {"1", "2"}
+    modes = {r["mode"] for r in result.records("assessments")}
+    assert modes == {"painchek", "nrs"}
+    admissions = result.records("admissions")
+    assert all(r["patient_uuid"] == r["patient"]["uuid"] for r in admissions)
+    assert all(r["site_uuid"] == r["site"]["uuid"] for r in admissions)
+
+
+def test_fields_the_vendor_adds_land_in_extra_fields(make_painchek_sandbox, run_tap, caplog):
+    sandbox = make_painchek_sandbox(seed=25, patients=20)
+    sandbox.add_vendor_fields("/api/", {"region": {"code": "AP", "since": 2024}})
+    with caplog.at_level(logging.INFO):
+        result = run_tap(_config(sandbox))
+    assert schema_errors(result.messages) == []
+    assert DROPPED_WARNING not in caplog.text
+    for table in TABLES:
+        records = result.records(table)
+        assert records, table
+        assert all(r["extra_fields"] == {"region": {"code": "AP", "since": 2024}} for r in records)
+        assert f"Stream '{table}': kept in the extra_fields column" in caplog.text

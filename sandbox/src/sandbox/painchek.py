@@ -1,7 +1,40 @@
 """A fake PainChek integration API with seeded aged-care data.
 
-Behaviours documented by the vendor (doc), per ``vendor-api-notes.md``:
+Record shapes documented by PainChek (doc), at https://support.painchek.com/hc/en-us/
+articles/... (the number is given), and served here field for field:
 
+- doc: common fields, 6218595574159-Common-Fields: ``uuid``, ``created_at``,
+  ``modified_at``, ``deleted_at``, ``update_stamp``, ``external_id`` (users, patients,
+  sites; 6218596001807-Using-External-Ids), ``created_by_id``, ``modified_by_id``,
+  ``device_id`` (upper-case in the sample), ``license``, ``license_name`` (the samples
+  show ``"A89E0CC1-FD90/<company>/<licence start>"``).
+- doc: patients, 6218611010447-Managing-Patients: the sample's keys in its order,
+  ``gender`` m|f|x, ``nickname`` sometimes ``""``, ``deleted_reason`` an archive reason
+  that one sample sends as the string "null".
+- doc: assessments, 6218610974095-Managing-PainChek-Assessments and
+  1500000030521-Managing-NRS-Assessments: patient and user names and external ids,
+  ``user_position`` (PainChek mode only), ``user_source`` internal|external,
+  ``json_version`` "v2"; top-level ``device`` is the device's UUID, equal to
+  ``device_id``, and the sections sit in ``data`` (6249372515215-Webhook-Payloads).
+  ``data.assessment`` {date, mode, pain_score, pain_level, is_editable, timing, and
+  ``body_location`` in NRS mode} (6218610963343, 7975874854159); ``data.device``
+  {manufacturer, model, os_type, os_version, app_version "x.y (build)", device_id}
+  (6218595762703). PainChek mode adds the domains {score, comment, descriptors}:
+  face (6218610935823; plus mode, initial_mode, camera, capture_seconds, frames,
+  frame_errors), voice (6218610916111; plus voice_recording), movement
+  (6218595728143), behaviour (6218595720207), body (360038169173), with the
+  descriptor keys those pages list; ``score`` counts the true descriptors and
+  ``pain_score`` sums the scores. NRS assessments have no domains.
+- doc: sites, 6218611107727-Managing-Sites: ``type`` an integer 1..4, ``country`` a
+  two-letter code. Admissions, 6218611050127-Managing-Admissions: ``patient`` and
+  ``site`` are the full patient and site records. Users,
+  6218611097999-Managing-Users: the sample's keys, ``role``
+  license_admin|admin|user, ``phone`` and ``position`` sometimes ``""``. Licences,
+  6218611082383-Managing-Licenses: ``number`` (the uuid's first 13 characters,
+  upper-case, in the sample), ``start``, ``expiry``, ``is_expiring``, ``type`` an
+  integer (1 Commercial, 2 Private), ``holder`` {first_name, last_name, email, phone,
+  mobile, company_name, company_address, company_postcode, company_city,
+  company_state, company_country, company_phone}.
 - doc: ``POST /api/integration/auth/`` with form-encoded ``client_id`` and
   ``client_secret`` answers ``{"access_token", "token_type": "Bearer",
   "expires_in": 36000, "scope"}``; HTTP Basic ``username:password`` also works.
@@ -10,13 +43,33 @@ Behaviours documented by the vendor (doc), per ``vendor-api-notes.md``:
 - doc: Django REST Framework page-number pagination ``{"count", "next", "previous",
   "results"}`` with ``page`` and ``page_size``, default page size 50.
 - doc: every table has an integer ``update_stamp``; each create, edit and delete sets it
-  to that table's max + 1; ``sync=N`` returns rows with a strictly greater stamp.
-- doc: deletes are soft (``deleted_at`` set, row still served);
-  ``patients.deleted_reason`` is an archive reason and is sometimes the string "null".
-- doc: record shapes and the error envelope ``{"code", "detail", "errors"}``.
+  to that table's max + 1; ``sync=N`` returns rows with a strictly greater stamp
+  (6218611193487-Syncing-Data-with-the-API).
+- doc: deletes are soft (``deleted_at`` set, row still served); the error envelope
+  ``{"code", "detail", "errors"}``.
 
-Behaviours assumed by this sandbox (assumed):
+Assumed by this sandbox (assumed):
 
+- assumed: the comments table and its shape (no page documents it): ``patient``,
+  ``assessment``, ``user``, ``text`` and the common fields.
+- assumed: the face descriptor keys after the four the page shows (brow_lowering,
+  cheek_raising, tightening_eyelids, wrinkling_nose): raising_upper_lip,
+  pulling_corner_lip, horizontal_mouth_stretch, parting_lips, closing_eyes (named
+  after PainChek's published facial items); the activity domain (no page found) and
+  its keys resisting_care, prolonged_resting, altered_sleep_cycle, altered_routines
+  (from the Glossary's feature names); the value lists the pages lost: ``pain_level``
+  none|mild|moderate|severe (PainChek bands 0-6, 7-11, 12-15, 16-42; NRS 0, 1-3,
+  4-6, 7-10), ``timing`` rest|movement, face ``mode`` video|photo|manual and
+  ``camera`` front|back.
+- assumed: which optional fields are set how often; ``created_by_id`` and
+  ``modified_by_id`` on every table but licences (users of the same licence), and
+  ``device_id`` only on rows made in the app (assessments, comments and most
+  patients), upper-case for iOS devices; licences carry ``created_at``,
+  ``modified_at`` and ``update_stamp`` (PainChek's licence sample shows none of them);
+  admissions carry the common fields, and ``start``/``end`` are date-times. An
+  admission embeds its patient and site as they are when it is served (a nested
+  serializer): editing a patient changes what its admissions show without changing
+  their ``update_stamp``.
 - assumed: the paths ``/api/admissions/`` and ``/api/comments/``.
 - assumed: result order under ``sync`` defaults to ``update_stamp`` descending (the
   vendor's only example shows 760 before 759); ``asc`` and ``uuid`` are configurable.
@@ -36,10 +89,7 @@ Behaviours assumed by this sandbox (assumed):
 - assumed: fault behaviour (429 ``throttled`` with ``Retry-After``, HTML 5xx pages,
   dropped connections, slow answers, expiring tokens, truncated bodies) and the
   ``/_control/`` API, which has no vendor counterpart (see ``framework.py``).
-- assumed: field values (names, sites, licences, device models, comment texts), the
-  licence reference being the licence ``uuid``, ``license_name`` being the holder name,
-  and the 42 PainChek items spread over face 9, voice 9, movement 7, behaviour 7,
-  activity 4, body 6 with ``pain_score`` their count.
+- assumed: field values (names, sites, companies, device models, comment texts).
 """
 
 from __future__ import annotations
@@ -81,6 +131,7 @@ AUTH_PATH = "/api/integration/auth/"
 ORDERS = ("desc", "asc", "uuid")
 MODES = ("painchek", "nrs")
 DEFAULT_PAGE_SIZE = 50
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DATA_START = int((datetime(2023, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds() * 1e6)
@@ -219,13 +270,15 @@ _STAFF_NAMES = [
 _POSITIONS = (
     "Registered Nurse",
     "Enrolled Nurse",
+    "Nurse",
+    "Carer",
     "Personal Care Worker",
     "Clinical Care Manager",
-    "Facility Manager",
+    "Doctor",
     "Physiotherapist",
-    "Lifestyle Coordinator",
 )
-_ROLES = ("admin", "manager", "clinician", "carer")
+_ROLES = ("license_admin", "admin", "user")
+_ROLE_WEIGHTS = (5, 15, 80)
 _SITE_NAMES = [
     "Wattle",
     "Grove",
@@ -286,17 +339,18 @@ _HOLDERS = (
     "Pennine Care Group",
     "Coastal Seniors Living",
 )
-_LICENSE_TYPES = ("enterprise", "facility", "trial")
+_COMMERCIAL, _PRIVATE = 1, 2
+# (manufacturer, model, os_type, os_version), spelt as in PainChek's device sample.
 _DEVICES = (
-    ("iPhone 12", "iOS 16.7"),
-    ("iPhone 13", "iOS 17.4"),
-    ("iPhone SE", "iOS 17.2"),
-    ("iPad (9th generation)", "iPadOS 17.4"),
-    ("Samsung Galaxy A53", "Android 13"),
-    ("Samsung Galaxy Tab A8", "Android 14"),
-    ("Google Pixel 7", "Android 14"),
+    ("apple", "iphone13,2", "ios", "16.7.8"),
+    ("apple", "iphone14,5", "ios", "17.4.1"),
+    ("apple", "iphone14,6", "ios", "17.2"),
+    ("apple", "ipad12,1", "ios", "17.4"),
+    ("samsung", "sm-a536e", "android", "13"),
+    ("samsung", "sm-x200", "android", "14"),
+    ("google", "pixel 7", "android", "14"),
 )
-_APP_VERSIONS = ("5.1.4", "5.2.0", "5.2.3", "5.3.1")
+_APP_VERSIONS = ("5.1.4 (212)", "5.2.0 (230)", "5.2.3 (236)", "5.3.1 (251)")
 _COMMENTS = (
     "Resident settled after repositioning.",
     "Paracetamol given as charted; review in 1 hour.",
@@ -310,67 +364,91 @@ _COMMENTS = (
 _UNITS = ("Banksia Wing", "Memory Support Unit", "Wattle Wing", "Respite", "East Wing")
 _WARDS = ("A", "B", "C", "Dementia", "Palliative")
 _ARCHIVE_REASONS = ("Discharged", "Transferred")
-# The 42 PainChek items by domain; an assessment's pain_score is how many are present.
+_DOMAIN_COMMENTS = (
+    "Patient is protective of their left side",
+    "Sweating was really noticeable today",
+    "Calmer after morning tea",
+    "Grimaced when standing",
+    "Resisted personal care",
+)
+_BODY_LOCATIONS = ("neck and shoulders", "lower back", "left hip", "right knee", "abdomen")
+_TIMINGS = ("rest", "movement")
+# The 42 PainChek items by domain, keys as the domain pages spell them; the face keys
+# after wrinkling_nose and all activity keys are assumed (see the docstring).
 _DOMAINS = {
     "face": (
         "brow_lowering",
         "cheek_raising",
-        "tightening_of_eyelids",
-        "wrinkling_of_nose",
-        "raising_of_upper_lip",
-        "pulling_at_corner_lip",
+        "tightening_eyelids",
+        "wrinkling_nose",
+        "raising_upper_lip",
+        "pulling_corner_lip",
         "horizontal_mouth_stretch",
         "parting_lips",
         "closing_eyes",
     ),
     "voice": (
-        "noisy_pain_sounds",
+        "noisy_sounds",
         "requesting_help",
         "groaning",
         "moaning",
         "crying",
         "screaming",
-        "loud_talk",
+        "loudtalk",
         "howling",
         "sighing",
     ),
     "movement": (
-        "altered_limb_movement",
-        "restless",
+        "altered_random_movement",
+        "restlessness",
         "freezing",
-        "guarding",
+        "guarding_touching",
         "moving_away",
-        "abnormal_sitting_standing",
-        "pacing",
+        "abnormal_movement",
+        "pacing_wandering",
     ),
     "behaviour": (
         "introvert",
         "verbally_offensive",
         "aggressive",
-        "fearful",
+        "fear_or_dislike",
+        "inappropriate_behaviour",
         "confused",
         "distressed",
-        "disinhibited",
     ),
-    "activity": ("resisting_care", "prolonged_resting", "altered_sleep_cycle", "repetitive"),
+    "activity": ("resisting_care", "prolonged_resting", "altered_sleep_cycle", "altered_routines"),
     "body": (
         "profuse_sweating",
         "pale_flushed",
         "feverish_cold",
         "rapid_breathing",
         "painful_injuries",
-        "painful_medical_conditions",
+        "painful_conditions",
     ),
 }
-_BODY_LOCATIONS = ("head", "neck", "lower_back", "left_hip", "right_hip", "left_knee", "abdomen")
+_MEDIA = "https://sandbox.painchek.example/media"
 
 
 def _iso(us: int) -> str:
     return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _iso_minute(us: int) -> str:
+    return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:00Z")
+
+
 def _date(us: int) -> str:
     return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%d")
+
+
+def _date_us(iso_date: str) -> int:
+    """Microseconds since the epoch of a YYYY-MM-DD date."""
+    day = datetime.strptime(iso_date, "%Y-%m-%d").replace(tzinfo=UTC)
+    return int((day - _EPOCH).total_seconds() * 1e6)
+
+
+def _is_expiring(expiry: str, now: int) -> bool:
+    return 0 <= _date_us(expiry) - now <= 90 * _DAY_US
 
 
 def _pain_level(mode: str, score: int) -> str:
@@ -382,14 +460,36 @@ def _pain_level(mode: str, score: int) -> str:
     return "moderate" if score <= bands[2] else "severe"
 
 
-class _Table:
-    """Rows of one table with cached JSON bytes and cached orderings."""
+def _license_name(lic: dict[str, Any]) -> str:
+    return f"{lic['number']}/{lic['holder']['company_name']}/{lic['start']}"
 
-    def __init__(self, name: str, mode_of: Callable[[dict[str, Any]], str] | None = None) -> None:
+
+def _by_license(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row["license"], []).append(row)
+    return grouped
+
+
+class _Table:
+    """Rows of one table with cached JSON bytes and cached orderings.
+
+    ``embeds`` names the keys holding another table's row (admissions' patient and
+    site): those rows are served as they are now, so their changes drop the cache.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        mode_of: Callable[[dict[str, Any]], str] | None = None,
+        embeds: tuple[str, ...] = (),
+    ) -> None:
         self.name = name
         self.rows: dict[str, dict[str, Any]] = {}
         self.max_stamp = 0
         self._mode_of = mode_of
+        self._embeds = embeds
+        self._embedded_in: dict[str, set[str]] = {}
         self._encoded: dict[str, bytes] = {}
         self._orders: dict[tuple[str, str | None], tuple[list[str], list[int]]] = {}
 
@@ -398,6 +498,13 @@ class _Table:
         self.max_stamp = max(self.max_stamp, row["update_stamp"])
         self._encoded.pop(row["uuid"], None)
         self._orders.clear()
+        for key in self._embeds:
+            self._embedded_in.setdefault(row[key]["uuid"], set()).add(row["uuid"])
+
+    def embedded_changed(self, uuid: str) -> None:
+        """Another table's row ``uuid`` changed: re-encode the rows that embed it."""
+        for own in self._embedded_in.get(uuid, ()):
+            self._encoded.pop(own, None)
 
     def encoded(self, uuid: str) -> bytes:
         data = self._encoded.get(uuid)
@@ -445,104 +552,243 @@ class _Generator:
     def uuid(self) -> str:
         return str(uuid_lib.UUID(int=self.rng.getrandbits(128), version=4))
 
-    def _stamps(self, created: int) -> dict[str, Any]:
+    def _times(self, created: int) -> tuple[str, str]:
+        created_at = _iso(created)
+        if self.rng.random() < 0.3:
+            return created_at, _iso(created + self.rng.randrange(0, 20 * _DAY_US))
+        return created_at, created_at
+
+    def _phone(self, area: str) -> str:
+        return f"{area} {self.rng.randrange(1000, 9999)} {self.rng.randrange(1000, 9999)}"
+
+    def _mobile(self, *, uk: bool) -> str:
         rng = self.rng
-        modified = created + (rng.randrange(0, 20 * _DAY_US) if rng.random() < 0.3 else 0)
-        return {"created_at": _iso(created), "modified_at": _iso(modified), "deleted_at": None}
+        if uk:
+            return f"07700 900{rng.randrange(100, 999)}"
+        return f"04{rng.randrange(10, 99)} {rng.randrange(100, 999)} {rng.randrange(100, 999)}"
+
+    def pick(
+        self,
+        grouped: Mapping[str, list[dict[str, Any]]],
+        license: str,
+        everyone: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Mostly a row of the same licence, sometimes any row."""
+        same = grouped.get(license)
+        return self.rng.choice(same if same and self.rng.random() < 0.95 else everyone)
+
+    def sign(self, row: dict[str, Any], colleagues: list[dict[str, Any]]) -> None:
+        """Fill ``created_by_id`` and ``modified_by_id`` with users of the row's licence."""
+        rng = self.rng
+        author = row.get("user")
+        if author is None and colleagues and rng.random() < 0.95:
+            author = rng.choice(colleagues)["uuid"]
+            # A user's first account is made by PainChek, not by the user.
+            author = None if author == row["uuid"] else author
+        edited = row["modified_at"] != row["created_at"]
+        row["created_by_id"] = author
+        row["modified_by_id"] = rng.choice(colleagues)["uuid"] if edited and colleagues else author
 
     def license(self, created: int) -> dict[str, Any]:
         rng = self.rng
+        uid = self.uuid()
         start = created + rng.randrange(0, 5 * _DAY_US)
+        expiry = _date(start + rng.choice((1, 2, 3)) * 365 * _DAY_US)
+        uk = rng.random() < 0.25
+        city, state, postcode, area = rng.choice(_UK_PLACES if uk else _AU_PLACES)
+        first, last = rng.choice(_STAFF_NAMES), rng.choice(_LAST_NAMES)
+        company = rng.choice(_HOLDERS)
+        domain = company.lower().replace(" ", "") + (".example.co.uk" if uk else ".example.com.au")
+        created_at, modified_at = self._times(created)
         return {
-            "uuid": self.uuid(),
-            "number": f"PCK-{rng.choice(('AU', 'UK'))}-{rng.randrange(1, 999_999):06d}",
+            "uuid": uid,
+            "number": uid[:13].upper(),
             "start": _date(start),
-            "expiry": _date(start + rng.choice((1, 2, 3)) * 365 * _DAY_US),
-            "type": rng.choice(_LICENSE_TYPES),
-            "holder": rng.choice(_HOLDERS),
-            **self._stamps(created),
+            "expiry": expiry,
+            "is_expiring": _is_expiring(expiry, _CLOCK_START),
+            "type": _COMMERCIAL if rng.random() < 0.85 else _PRIVATE,
+            "holder": {
+                "first_name": first,
+                "last_name": last,
+                "email": f"{first.lower()}@{domain}",
+                "phone": self._phone(area),
+                "mobile": self._mobile(uk=uk),
+                "company_name": company,
+                "company_address": f"{rng.randint(1, 240)} {rng.choice(_STREETS)}",
+                "company_postcode": postcode,
+                "company_city": city,
+                "company_state": "Not applicable" if uk else state,
+                "company_country": "GB" if uk else "AU",
+                "company_phone": self._phone(area),
+            },
+            "deleted_at": None,
+            "created_at": created_at,
+            "modified_at": modified_at,
             "update_stamp": 0,
         }
 
     def site(self, created: int, lic: dict[str, Any]) -> dict[str, Any]:
         rng = self.rng
-        uk = rng.random() < 0.25
+        uk = lic["holder"]["company_country"] == "GB"
         city, state, postcode, area = rng.choice(_UK_PLACES if uk else _AU_PLACES)
         name = f"{rng.choice(_SITE_NAMES).replace('-', ' ')} {rng.choice(_SITE_SUFFIXES)}"
         slug = name.lower().replace(" ", "")
-        phone = f"{area} {rng.randrange(1000, 9999)} {rng.randrange(1000, 9999)}"
+        created_at, modified_at = self._times(created)
         return {
             "uuid": self.uuid(),
-            "type": rng.randint(1, 4),
+            "license": lic["uuid"],
+            "license_name": _license_name(lic),
+            "type": rng.choices((1, 2, 3, 4), (10, 80, 8, 2))[0],
             "name": name,
-            "phone": phone,
-            "email": f"reception@{slug}.example.{'co.uk' if uk else 'com.au'}",
+            "phone": self._phone(area) if rng.random() < 0.9 else None,
+            "email": f"reception@{slug}.example.{'co.uk' if uk else 'com.au'}"
+            if rng.random() < 0.8
+            else None,
             "address": f"{rng.randint(1, 240)} {rng.choice(_STREETS)}",
             "postcode": postcode,
             "city": city,
             "state": state,
             "country": "GB" if uk else "AU",
-            "num_beds": rng.randrange(30, 160),
-            "external_id": str(rng.randrange(100, 9999)),
-            "license": lic["uuid"],
-            "license_name": lic["holder"],
-            **self._stamps(created),
+            "num_beds": rng.randrange(30, 160) if rng.random() < 0.85 else None,
+            "created_at": created_at,
+            "modified_at": modified_at,
+            "deleted_at": None,
             "update_stamp": 0,
+            "external_id": str(rng.randrange(100, 9999)) if rng.random() < 0.5 else None,
+            "created_by_id": None,
+            "modified_by_id": None,
+            "device_id": None,
         }
 
-    def user(self, created: int, lic: dict[str, Any]) -> dict[str, Any]:
+    def user(
+        self, created: int, lic: dict[str, Any], site: dict[str, Any] | None
+    ) -> dict[str, Any]:
         rng = self.rng
+        uid = self.uuid()
         first, last = rng.choice(_STAFF_NAMES), rng.choice(_LAST_NAMES)
         email_last = last.lower().replace("'", "")
+        created_at, modified_at = self._times(created)
         return {
-            "uuid": self.uuid(),
+            "uuid": uid,
+            "license": lic["uuid"],
+            "license_name": _license_name(lic),
             "email": f"{first.lower()}.{email_last}{rng.randrange(1, 99)}@example.com",
             "first_name": first,
             "last_name": last,
-            "position": rng.choice(_POSITIONS),
-            "role": rng.choice(_ROLES),
+            "phone": self._mobile(uk=False) if rng.random() < 0.6 else "",
+            "institution": site["uuid"] if site else None,
+            "institution_name": site["name"] if site else None,
+            "position": rng.choice(_POSITIONS) if rng.random() < 0.85 else "",
+            "avatar": f"{_MEDIA}/avatars/{uid}.jpg" if rng.random() < 0.1 else None,
+            "has_activated": rng.random() < 0.92,
+            "role": rng.choices(_ROLES, _ROLE_WEIGHTS)[0],
             "is_active": rng.random() < 0.9,
-            "date_joined": _iso(created),
-            **self._stamps(created),
+            "date_joined": created_at,
+            "modified_at": modified_at,
+            "full_site_access": rng.random() < 0.3,
+            "external_id": f"EMP{rng.randrange(1, 99999):05d}" if rng.random() < 0.6 else None,
+            "created_at": created_at,
+            "deleted_at": None,
             "update_stamp": 0,
-            "external_id": f"EMP{rng.randrange(1, 99999):05d}",
-            "license": lic["uuid"],
-            "license_name": lic["holder"],
+            "created_by_id": None,
+            "modified_by_id": None,
+            "device_id": None,
         }
 
-    def patient(self, created: int, lic: dict[str, Any]) -> dict[str, Any]:
+    def patient(
+        self, created: int, lic: dict[str, Any], device: dict[str, Any] | None
+    ) -> dict[str, Any]:
         rng = self.rng
         gender = rng.choices(("f", "m", "x"), (60, 38, 2))[0]
         first = rng.choice(_F_NAMES if gender == "f" else _M_NAMES)
         birth = datetime(1920, 1, 1) + timedelta(days=rng.randrange(0, 40 * 365))
         roll = rng.random()
         reason = "null" if roll < 0.05 else rng.choice(_ARCHIVE_REASONS) if roll < 0.15 else None
+        nick_roll = rng.random()
+        nickname = rng.choice(_NICKNAMES) if nick_roll < 0.2 else "" if nick_roll < 0.3 else None
         uid = self.uuid()
         external = rng.randrange(1, 99999)
+        ext_roll = rng.random()
+        created_at, modified_at = self._times(created)
         return {
             "uuid": uid,
             "license": lic["uuid"],
-            "license_name": lic["holder"],
+            "license_name": _license_name(lic),
             "first_name": first,
             "last_name": rng.choice(_LAST_NAMES),
-            "nickname": rng.choice(_NICKNAMES) if rng.random() < 0.2 else None,
+            "nickname": nickname,
             "gender": gender,
             "birth_date": birth.strftime("%Y-%m-%d"),
             "death_date": _date(created + rng.randrange(30, 400) * _DAY_US)
             if rng.random() < 0.03
             else None,
-            **self._stamps(created),
+            "created_at": created_at,
+            "modified_at": modified_at,
+            "deleted_at": None,
             "deleted_reason": reason,
             "update_stamp": 0,
-            "image": f"https://images.painchek.example/patients/{uid}.jpg"
-            if rng.random() < 0.3
-            else None,
+            "image": f"{_MEDIA}/patients/{uid}.jpg" if rng.random() < 0.3 else None,
             # A string: "001234" and "1234" are different patients.
-            "external_id": f"{external:06d}" if rng.random() < 0.4 else str(external),
+            "external_id": f"{external:06d}"
+            if ext_roll < 0.35
+            else str(external)
+            if ext_roll < 0.85
+            else None,
             "training_record": rng.random() < 0.02,
+            "created_by_id": None,
+            "modified_by_id": None,
+            "device_id": device["device_id"] if device else None,
         }
 
-    def _painchek_data(self, when: str) -> dict[str, Any]:
+    def _face_capture(self) -> dict[str, Any]:
+        rng = self.rng
+        roll = rng.random()
+        if roll >= 0.88:  # the assessor scored the face by hand
+            return {
+                "mode": "manual",
+                "initial_mode": rng.choice(("video", "video", "photo", None)),
+                "camera": None,
+                "capture_seconds": None,
+                "frames": None,
+                "frame_errors": None,
+            }
+        mode = "video" if roll < 0.8 else "photo"
+        seconds = rng.randint(3, 10) if mode == "video" else None
+        return {
+            "mode": mode,
+            "initial_mode": mode if rng.random() < 0.7 else None,
+            "camera": rng.choice(("back", "back", "front", "back", "front", None)),
+            "capture_seconds": seconds,
+            "frames": seconds * rng.randint(5, 8) if seconds else 1,
+            "frame_errors": rng.choice((0, 0, 0, 1, 2)),
+        }
+
+    def _domain(self, domain: str, flags: dict[str, bool]) -> dict[str, Any]:
+        rng = self.rng
+        section: dict[str, Any] = {
+            "score": sum(flags.values()),
+            "comment": rng.choice(_DOMAIN_COMMENTS) if rng.random() < 0.08 else None,
+        }
+        if domain == "face":
+            section |= self._face_capture()
+        elif domain == "voice":
+            recorded = rng.random() < 0.05
+            section["voice_recording"] = f"recordings/{self.uuid()}.m4a" if recorded else None
+        section["descriptors"] = flags
+        return section
+
+    def _summary(self, when: str, mode: str, score: int) -> dict[str, Any]:
+        timing = self.rng.choice(_TIMINGS) if self.rng.random() < 0.9 else None
+        return {
+            "date": when,
+            "mode": mode,
+            "pain_score": score,
+            "pain_level": _pain_level(mode, score),
+            "is_editable": False,
+            "timing": timing,
+        }
+
+    def _painchek_data(self, when: str, device: dict[str, Any]) -> dict[str, Any]:
         rng = self.rng
         # Presence probability 0, 1/16, 1/8 or 1/4 per item, from ANDed random bit masks.
         depth = rng.choice((0, 4, 3, 2))
@@ -551,69 +797,73 @@ class _Generator:
             mask = (1 << 42) - 1
             for _ in range(depth):
                 mask &= rng.getrandbits(42)
-        data: dict[str, Any] = {"assessment": {}}
+        domains: dict[str, Any] = {}
         bit = 0
         for domain, items in _DOMAINS.items():
-            data[domain] = {item: bool(mask >> (bit + i) & 1) for i, item in enumerate(items)}
+            flags = {item: bool(mask >> (bit + i) & 1) for i, item in enumerate(items)}
+            domains[domain] = self._domain(domain, flags)
             bit += len(items)
-        data["body"]["locations"] = rng.sample(_BODY_LOCATIONS, rng.randint(0, 2))
-        score = mask.bit_count()
-        data["assessment"] = {
-            "date": when,
-            "mode": "painchek",
-            "pain_score": score,
-            "pain_level": _pain_level("painchek", score),
-        }
-        return data
+        summary = self._summary(when, "painchek", mask.bit_count())
+        return {"assessment": summary, "device": dict(device), **domains}
 
-    def _nrs_data(self, when: str) -> dict[str, Any]:
+    def _nrs_data(self, when: str, device: dict[str, Any]) -> dict[str, Any]:
         rng = self.rng
-        score = rng.randint(0, 10)
-        data: dict[str, Any] = {
-            "assessment": {
-                "date": when,
-                "mode": "nrs",
-                "pain_score": score,
-                "pain_level": _pain_level("nrs", score),
-            },
-            "body": {"locations": rng.sample(_BODY_LOCATIONS, rng.randint(0, 2))},
-        }
-        return data
+        summary = self._summary(when, "nrs", rng.randint(0, 10))
+        summary["body_location"] = rng.choice(_BODY_LOCATIONS) if rng.random() < 0.7 else None
+        return {"assessment": summary, "device": dict(device)}
 
     def assessment(
         self,
         created: int,
         patient: dict[str, Any],
         user: dict[str, Any],
-        device: dict[str, str],
+        device: dict[str, Any],
     ) -> dict[str, Any]:
         rng = self.rng
         # Devices upload late: the assessment happened before the row was created.
         when = _iso(created - rng.randrange(0, 3 * _DAY_US if rng.random() < 0.1 else 600_000_000))
         nrs = rng.random() < 0.25
-        return {
+        created_at, modified_at = self._times(created)
+        row: dict[str, Any] = {
             "uuid": self.uuid(),
             "patient": patient["uuid"],
             "patient_first_name": patient["first_name"],
             "patient_last_name": patient["last_name"],
+            "patient_external_id": patient["external_id"],
             "user": user["uuid"],
-            "user_position": user["position"],
-            "json_version": "2.1",
-            **self._stamps(created),
+            "user_first_name": user["first_name"],
+            "user_last_name": user["last_name"],
+            "user_external_id": user["external_id"],
+        }
+        if not nrs:  # the NRS field table has no user_position
+            row["user_position"] = user["position"]
+        return row | {
+            "user_source": "internal" if user["license"] == patient["license"] else "external",
+            "json_version": "v2",
+            "created_at": created_at,
+            "modified_at": modified_at,
+            "deleted_at": None,
             "update_stamp": 0,
-            "device": dict(device),
+            "device": device["device_id"],
+            "device_id": device["device_id"],
             "license": patient["license"],
             "license_name": patient["license_name"],
-            "data": self._nrs_data(when) if nrs else self._painchek_data(when),
+            "created_by_id": None,
+            "modified_by_id": None,
+            "data": self._nrs_data(when, device) if nrs else self._painchek_data(when, device),
         }
 
-    def device(self) -> dict[str, str]:
-        model, os_name = self.rng.choice(_DEVICES)
+    def device(self) -> dict[str, Any]:
+        manufacturer, model, os_type, os_version = self.rng.choice(_DEVICES)
+        device_id = self.uuid()
         return {
-            "uuid": self.uuid(),
+            "manufacturer": manufacturer,
             "model": model,
-            "os": os_name,
+            "os_type": os_type,
+            "os_version": os_version,
             "app_version": self.rng.choice(_APP_VERSIONS),
+            # iOS vendor identifiers are upper-case, as in PainChek's samples.
+            "device_id": device_id.upper() if os_type == "ios" else device_id,
         }
 
     def admission(
@@ -622,18 +872,27 @@ class _Generator:
         rng = self.rng
         start = created - rng.randrange(0, 5 * _DAY_US)
         ended = rng.random() < 0.15
+        created_at, modified_at = self._times(created)
         return {
             "uuid": self.uuid(),
-            "patient": patient["uuid"],
-            "site": site["uuid"],
-            "start": _date(start),
-            "end": _date(start + rng.randrange(5, 400) * _DAY_US) if ended else None,
-            "unit": rng.choice(_UNITS),
-            "room": str(rng.randint(1, 60)),
-            "bed": rng.choice(("A", "B", "1")),
-            "ward": rng.choice(_WARDS),
-            **self._stamps(created),
+            # The stored rows themselves: served as they are at request time.
+            "patient": patient,
+            "site": site,
+            "start": _iso_minute(start),
+            "end": _iso_minute(start + rng.randrange(5, 400) * _DAY_US) if ended else None,
+            "unit": rng.choice(_UNITS) if rng.random() < 0.7 else None,
+            "room": str(rng.randint(1, 60)) if rng.random() < 0.9 else None,
+            "bed": rng.choice(("A", "B", "1")) if rng.random() < 0.6 else None,
+            "ward": rng.choice(_WARDS) if rng.random() < 0.5 else None,
+            "created_at": created_at,
+            "modified_at": modified_at,
+            "deleted_at": None,
             "update_stamp": 0,
+            "license": patient["license"],
+            "license_name": patient["license_name"],
+            "created_by_id": None,
+            "modified_by_id": None,
+            "device_id": None,
         }
 
     def comment(
@@ -642,15 +901,25 @@ class _Generator:
         patient: dict[str, Any],
         assessment: dict[str, Any] | None,
         user: dict[str, Any],
+        device: dict[str, Any],
     ) -> dict[str, Any]:
+        created_at, modified_at = self._times(created)
+        about = assessment or patient
         return {
             "uuid": self.uuid(),
             "patient": assessment["patient"] if assessment else patient["uuid"],
             "assessment": assessment["uuid"] if assessment else None,
             "user": user["uuid"],
             "text": self.rng.choice(_COMMENTS),
-            **self._stamps(created),
+            "created_at": created_at,
+            "modified_at": modified_at,
+            "deleted_at": None,
             "update_stamp": 0,
+            "license": about["license"],
+            "license_name": about["license_name"],
+            "created_by_id": None,
+            "modified_by_id": None,
+            "device_id": device["device_id"],
         }
 
 
@@ -720,13 +989,12 @@ class PainChekSandbox(VendorSandbox):
         self._clock = _CLOCK_START
         self._mutation_rng = random.Random(f"painchek-mutations-{seed}")
         self._gen = _Generator(random.Random(seed))
-        self._devices: list[dict[str, str]] = []
-        self._tables = {
-            name: _Table(
-                name, (lambda r: r["data"]["assessment"]["mode"]) if name == "assessments" else None
-            )
-            for name in TABLES
-        }
+        self._devices: list[dict[str, Any]] = []
+        self._tables = {name: _Table(name) for name in TABLES}
+        self._tables["assessments"] = _Table(
+            "assessments", lambda r: r["data"]["assessment"]["mode"]
+        )
+        self._tables["admissions"] = _Table("admissions", embeds=("patient", "site"))
         self._populate(_derived_sizes(patients, sizes))
         # Inserted rows come from their own stream so data stays stable across mutations.
         self._gen.rng = self._mutation_rng
@@ -737,6 +1005,13 @@ class PainChekSandbox(VendorSandbox):
     def tables(self) -> tuple[str, ...]:
         """Names of the tables."""
         return TABLES
+
+    def records_in(self, payload: Any) -> list[dict[str, Any]]:
+        """The records of a list answer: the objects in its ``results``."""
+        results = payload.get("results") if isinstance(payload, dict) else None
+        if isinstance(results, list):
+            return [record for record in results if isinstance(record, dict)]
+        return super().records_in(payload)
 
     def _populate(self, sizes: dict[str, int]) -> None:
         gen, rng = self._gen, self._gen.rng
@@ -757,42 +1032,60 @@ class PainChekSandbox(VendorSandbox):
                     row["deleted_at"] = row["modified_at"]
                 self._tables[table].put(row)
 
+        def signed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            for row in rows:
+                gen.sign(row, staff.get(row["license"], []))
+            return rows
+
         store("licenses", [gen.license(t) for t in times(sizes["licenses"])])
         licenses = rows_of("licenses")
-        store("sites", [gen.site(t, rng.choice(licenses)) for t in times(sizes["sites"])])
-        store("users", [gen.user(t, rng.choice(licenses)) for t in times(sizes["users"])])
-        store("patients", [gen.patient(t, rng.choice(licenses)) for t in times(sizes["patients"])])
-        patients, users, sites = rows_of("patients"), rows_of("users"), rows_of("sites")
+        site_rows = [gen.site(t, rng.choice(licenses)) for t in times(sizes["sites"])]
+        sites_of = _by_license(site_rows)
+        user_rows = []
+        for t in times(sizes["users"]):
+            lic = rng.choice(licenses)
+            home = sites_of.get(lic["uuid"]) if rng.random() < 0.7 else None
+            user_rows.append(gen.user(t, lic, rng.choice(home) if home else None))
+        staff = _by_license(user_rows)
+        store("sites", signed(site_rows))
+        store("users", signed(user_rows))
+        users, sites = rows_of("users"), rows_of("sites")
         self._devices = [gen.device() for _ in range(max(3, len(sites) * 3))]
         store(
-            "assessments",
-            [
-                gen.assessment(
-                    t, rng.choice(patients), rng.choice(users), rng.choice(self._devices)
-                )
-                for t in times(sizes["assessments"])
-            ],
+            "patients",
+            signed(
+                [
+                    gen.patient(
+                        t,
+                        rng.choice(licenses),
+                        rng.choice(self._devices) if rng.random() < 0.6 else None,
+                    )
+                    for t in times(sizes["patients"])
+                ]
+            ),
         )
-        store(
-            "admissions",
-            [
-                gen.admission(t, rng.choice(patients), rng.choice(sites))
-                for t in times(sizes["admissions"])
-            ],
-        )
-        assessments = rows_of("assessments")
-        store(
-            "comments",
-            [
-                gen.comment(
-                    t,
-                    rng.choice(patients),
-                    rng.choice(assessments) if assessments and rng.random() < 0.7 else None,
-                    rng.choice(users),
-                )
-                for t in times(sizes["comments"])
-            ],
-        )
+        patients = rows_of("patients")
+        assessments = []
+        for t in times(sizes["assessments"]):
+            patient = rng.choice(patients)
+            user = gen.pick(staff, patient["license"], users)
+            assessments.append(gen.assessment(t, patient, user, rng.choice(self._devices)))
+        store("assessments", signed(assessments))
+        sites_of = _by_license(sites)
+        admissions = []
+        for t in times(sizes["admissions"]):
+            patient = rng.choice(patients)
+            site = gen.pick(sites_of, patient["license"], sites)
+            admissions.append(gen.admission(t, patient, site))
+        store("admissions", signed(admissions))
+        assessment_rows = rows_of("assessments")
+        comments = []
+        for t in times(sizes["comments"]):
+            patient = rng.choice(patients)
+            about = rng.choice(assessment_rows) if assessment_rows and rng.random() < 0.7 else None
+            user = gen.pick(staff, (about or patient)["license"], users)
+            comments.append(gen.comment(t, patient, about, user, rng.choice(self._devices)))
+        store("comments", signed(comments))
 
     def _new_row(self, table: str, created: int) -> dict[str, Any]:
         gen, pick = self._gen, self._mutation_rng.choice
@@ -803,26 +1096,55 @@ class PainChekSandbox(VendorSandbox):
                 raise ControlError(f"cannot insert into {table}: {name} is empty")
             return rows[pick(list(rows))]
 
-        def device() -> dict[str, str]:
+        def colleague(license: str) -> dict[str, Any]:
+            users = list(self._tables["users"].rows.values())
+            if not users:
+                raise ControlError(f"cannot insert into {table}: users is empty")
+            return gen.pick(_by_license(users), license, users)
+
+        def device() -> dict[str, Any]:
             return pick(self._devices) if self._devices else gen.device()
 
         def maybe_assessment() -> dict[str, Any] | None:
             return any_row("assessments") if self._tables["assessments"].rows else None
 
+        def assessment() -> dict[str, Any]:
+            patient = any_row("patients")
+            return gen.assessment(created, patient, colleague(patient["license"]), device())
+
+        def comment() -> dict[str, Any]:
+            patient, about = any_row("patients"), maybe_assessment()
+            user = colleague((about or patient)["license"])
+            return gen.comment(created, patient, about, user, device())
+
+        def user() -> dict[str, Any]:
+            lic = any_row("licenses")
+            home = [s for s in self._tables["sites"].rows.values() if s["license"] == lic["uuid"]]
+            return gen.user(created, lic, pick(home) if home else None)
+
         makers: dict[str, Callable[[], dict[str, Any]]] = {
             "licenses": lambda: gen.license(created),
             "sites": lambda: gen.site(created, any_row("licenses")),
-            "users": lambda: gen.user(created, any_row("licenses")),
-            "patients": lambda: gen.patient(created, any_row("licenses")),
-            "assessments": lambda: gen.assessment(
-                created, any_row("patients"), any_row("users"), device()
-            ),
+            "users": user,
+            "patients": lambda: gen.patient(created, any_row("licenses"), device()),
+            "assessments": assessment,
             "admissions": lambda: gen.admission(created, any_row("patients"), any_row("sites")),
-            "comments": lambda: gen.comment(
-                created, any_row("patients"), maybe_assessment(), any_row("users")
-            ),
+            "comments": comment,
         }
-        return makers[table]()
+        row = makers[table]()
+        if table != "licenses":
+            users = self._tables["users"].rows.values()
+            gen.sign(row, _by_license(users).get(row["license"], []))
+        return row
+
+    def _editor(self, row: dict[str, Any]) -> None:
+        """Who made an edit or a delete: a user of the row's licence."""
+        if "modified_by_id" not in row:
+            return
+        users = list(self._tables["users"].rows.values())
+        colleagues = [u for u in users if u["license"] == row["license"]] or users
+        if colleagues:
+            row["modified_by_id"] = self._mutation_rng.choice(colleagues)["uuid"]
 
     def _edit(self, table: str, row: dict[str, Any]) -> None:
         rng = self._mutation_rng
@@ -830,7 +1152,10 @@ class PainChekSandbox(VendorSandbox):
             row["nickname"] = rng.choice(_NICKNAMES)
             row["last_name"] = rng.choice(_LAST_NAMES)
         elif table == "assessments":
-            row["device"] = {**row["device"], "app_version": rng.choice(_APP_VERSIONS)}
+            # The patient's name and external id are copies, refreshed on an edit.
+            patient = self._tables["patients"].rows.get(row["patient"], {})
+            for key in ("first_name", "last_name", "external_id"):
+                row[f"patient_{key}"] = patient.get(key, row[f"patient_{key}"])
         elif table == "sites":
             row["num_beds"] = rng.randrange(30, 160)
         elif table == "admissions":
@@ -841,6 +1166,7 @@ class PainChekSandbox(VendorSandbox):
             row["position"] = rng.choice(_POSITIONS)
         else:
             row["expiry"] = _date(self._clock + 365 * _DAY_US)
+            row["is_expiring"] = _is_expiring(row["expiry"], self._clock)
 
     def _tick(self) -> str:
         self._clock += self._mutation_rng.randrange(1_000_000, 120_000_000)
@@ -875,12 +1201,15 @@ class PainChekSandbox(VendorSandbox):
                         row["uuid"] = str(new_uuid)
                     now = self._tick()
                     row["created_at"] = row["modified_at"] = now
+                    if "created_by_id" in row:
+                        row["modified_by_id"] = row["created_by_id"]
                     changed.append(row)
                     self._restamp(store, row)
             else:
                 for row in self._targets(store, count, uuids):
                     now = self._tick()
                     row["modified_at"] = now
+                    self._editor(row)
                     if op == "delete":
                         row["deleted_at"] = now
                     else:
@@ -889,10 +1218,10 @@ class PainChekSandbox(VendorSandbox):
                     self._restamp(store, row)
             return [self._decoded(store, row["uuid"]) for row in changed]
 
-    @staticmethod
-    def _restamp(store: _Table, row: dict[str, Any]) -> None:
+    def _restamp(self, store: _Table, row: dict[str, Any]) -> None:
         row["update_stamp"] = store.max_stamp + 1
         store.put(row)
+        self._tables["admissions"].embedded_changed(row["uuid"])
 
     def _targets(self, store: _Table, count: int, uuids: list[str] | None) -> list[dict[str, Any]]:
         if uuids is not None:
