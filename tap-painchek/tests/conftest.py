@@ -8,6 +8,7 @@ import typing as t
 import pytest
 from painchek_helpers import API
 from tap_painchek.tap import TapPainChek
+from tapkit.testing import schema_errors
 
 
 @pytest.fixture
@@ -63,6 +64,8 @@ def run_tap(capsys: pytest.CaptureFixture[str]) -> t.Callable[..., Run]:
             error = exc
         out = capsys.readouterr().out
         messages = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        # Every record of every run matches its SCHEMA, as a validating loader checks.
+        assert schema_errors(messages) == []
         states = [m["value"] for m in messages if m["type"] == "STATE"]
         return Run(messages, states[-1] if states else {}, tap, error)
 
