@@ -238,12 +238,15 @@ def field_losses(
     landed: list[dict],
     key: t.Callable[[dict], t.Hashable],
     skip: t.Collection[str] = (),
+    *,
+    empty_is_null: bool = False,
 ) -> list[str]:
     """Fields of ``sent`` records (as the vendor served them) that did not land as sent.
 
     ``landed`` rows may have lower-cased names (target-duckdb). One line per field,
     with how many records lost or changed it; ``skip`` names fields the tap maps on
-    purpose (documented quirks).
+    purpose (documented quirks). ``empty_is_null``: the loader stores an empty string
+    as NULL (target-duckdb 0.8.0 loads through CSV, which cannot tell them apart).
     """
     by_key: dict[t.Hashable, dict] = {}
     for raw in landed:
@@ -253,7 +256,7 @@ def field_losses(
     for record in sent:
         row = by_key.get(key({k.lower(): v for k, v in record.items()}))
         for name, value in record.items():
-            if name in skip or value is None:
+            if name in skip or value is None or (empty_is_null and value == ""):
                 continue
             if row is None or not same_value(value, row.get(name.lower())):
                 missing[name] = missing.get(name, 0) + 1
