@@ -16,6 +16,8 @@ from sandbox.humanapi import (
 )
 
 HEX24 = re.compile(r"^[0-9a-f]{24}$")
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+REPORT_ID = re.compile(r"^[0-9a-f]{24}-000000-[0-9a-f]{24}$")
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 LIST_TABLES = [t for t in DATA_TABLES if t not in SINGLE_TABLES]
 
@@ -133,10 +135,11 @@ def test_admin_users_paging(http, make_humanapi_sandbox):
     users = [u for p in pages for u in p]
     assert users == sb.users()
     assert [u["clientUserId"] for u in users] == sb.client_user_ids()
-    assert {u["status"] for u in users} == {"active", "deleted"}
+    assert {u["status"] for u in users} == {"active", "deleted", "Invited"}
     assert sum(u["status"] == "deleted" for u in users) == 6
-    user = users[0]
-    assert list(user) == [
+    invited = [u["clientUserId"] for u in users if u["status"] == "Invited"]
+    assert invited == sb.client_user_ids("no_source")
+    documented = [
         "humanId",
         "clientUserId",
         "clientUserEmail",
@@ -147,7 +150,14 @@ def test_admin_users_paging(http, make_humanapi_sandbox):
         "createdAt",
         "updatedAt",
     ]
-    assert HEX24.match(user["humanId"])
+    optional = {"suggestedSources", "inviteLink", "orders"}
+    for user in users:
+        assert list(user)[:9] == documented
+        assert set(user) - set(documented) <= optional
+        assert HEX32.match(user["humanId"])
+        assert ISO_MS.match(user["dateOfBirth"])  # the documented example's format
+        assert ("inviteLink" in user) == (user["status"] == "Invited")
+    assert 20 <= sum("suggestedSources" in u for u in users) <= 80
     # A user token is not a client token and vice versa.
     user_headers = bearer(http, sb, sb.client_user_ids("served")[0])
     assert http.get(f"{sb.url}/api/v1/users", headers=user_headers).status_code == 401
@@ -158,8 +168,8 @@ def test_admin_users_paging(http, make_humanapi_sandbox):
 
 
 @pytest.mark.parametrize("table", LIST_TABLES)
-def test_every_list_serves_its_truth(http, humanapi_sandbox, table):
-    sb = humanapi_sandbox
+def test_every_list_serves_its_truth(http, make_humanapi_sandbox, table):
+    sb = make_humanapi_sandbox(seed=1, users=40)  # every table has a served owner
     client, truth = owner_of(sb, table)
     headers = bearer(http, sb, client)
     url = f"{sb.api_url}{PATHS[table]}?limit=2"
@@ -175,34 +185,186 @@ def test_every_list_serves_its_truth(http, humanapi_sandbox, table):
         (strip_human_id(r, table) for r in truth), key=lambda r: (r["updatedAt"], r["id"])
     )
     for row in rows:
-        assert HEX24.match(row["id"])
+        assert (REPORT_ID if table == "reports" else HEX24).match(row["id"])
         assert ISO_MS.match(row["createdAt"])
         assert ISO_MS.match(row["updatedAt"])
         assert row["createdAt"] <= row["updatedAt"]
-        assert isinstance(row["sourceData"], dict)
         if table in MEDICAL_TABLES:
+            # wire: medical records carry neither humanId nor sourceData
             assert "humanId" not in row
-            assert set(row["organization"]) == {"id", "name", "href"}
-            assert HEX24.match(row["source"])
+            assert "sourceData" not in row
+            if table not in {"organizations", "reports"}:
+                org = row["organization"]
+                assert set(org) == {"id", "name", "href"}
+                assert org["href"] == f"/medical/organizations/{org['id']}"
+            if table in {"demographics", "social_history", "organizations"}:
+                assert "source" not in row
+            else:
+                assert HEX24.match(row["source"])  # a medical source's id
         else:
             assert row["humanId"] == truth[0]["humanId"]
             assert HEX24.match(row["userId"])
             assert not HEX24.match(row["source"])  # wellness: the source's name
+            assert ("sourceData" in row) == (table != "locations")
 
 
-def test_medical_codes_are_coded():
-    sb = HumanAPISandbox(seed=1, users=20)
+@pytest.fixture(scope="module")
+def big() -> HumanAPISandbox:
+    """A sandbox large enough that rare fields show up (not started: truth only)."""
+    return HumanAPISandbox(seed=2, users=150)
+
+
+def rate(rows: list[dict], has) -> float:
+    assert rows
+    return sum(1 for row in rows if has(row)) / len(rows)
+
+
+def test_medical_codes_are_coded(big):
     systems = {
-        code["codeSystemName"]
+        code.get("codeSystemName")
         for table in MEDICAL_TABLES
-        for row in sb.truth(table)
-        for code in row["codes"]
+        for row in big.truth(table)
+        for code in row.get("codes", [])
     }
-    assert systems == {"SNOMED CT", "LOINC", "RxNorm", "ICD-10-CM", "CVX", "CPT-4"}
-    meds = sb.truth("medications")
-    assert {"name", "dosage", "route", "startedAt", "status"} <= set(meds[0])
-    labs = sb.truth("test_results")
-    assert {"name", "value", "unit", "referenceRange", "dateTime"} <= set(labs[0])
+    assert systems >= {"SNOMED-CT", "LOINC", "RxNorm", "ICD-10-CM", "CVX", "CPT-4", "ActCode"}
+    codes = [code for row in big.truth("medications") for code in row["codes"]]
+    assert all(set(code) == {"name", "code", "codeSystem", "codeSystemName", "inferred"}
+               for code in codes)  # fmt: skip
+
+
+def test_test_results_are_panels_of_components(big):
+    rows = big.truth("test_results")
+    sizes = [len(row["components"]) for row in rows]
+    assert min(sizes) == 1
+    assert max(sizes) == 12
+    assert rate(rows, lambda r: len(r["components"]) > 1) > 0.5
+    for row in rows:
+        assert row["allResults"] == []
+        assert not {"value", "unit", "referenceRange", "interpretation", "dateTime"} & set(row)
+        for component in row["components"]:
+            assert {"name", "value", "unit", "low", "high", "codes"} <= set(component)
+            assert isinstance(component["value"], str)
+    for optional, low, high in (
+        ("resultDateTime", 0.8, 0.97),
+        ("status", 0.75, 0.95),
+        ("orderedBy", 0.6, 0.8),
+        ("recipients", 0.05, 0.25),
+        ("comments", 0.03, 0.2),
+        ("ccd", 0.5, 0.7),
+    ):
+        assert low <= rate(rows, lambda r, f=optional: f in r) <= high, optional
+    for rare in ("narrative", "impression", "transcriptions", "specimen", "device"):
+        assert 0 < rate(rows, lambda r, f=rare: f in r) < 0.1, rare
+    components = [c for row in rows for c in row["components"]]
+    for optional in ("refRange", "flag", "componentComments"):
+        assert any(optional in c for c in components), optional
+
+
+def test_vitals_have_several_results_with_number_values(big):
+    rows = big.truth("vitals")
+    assert rate(rows, lambda r: len(r["results"]) > 1) > 0.6
+    assert not {"value", "unit"} & {k for row in rows for k in row}
+    values = [result["value"] for row in rows for result in row["results"]]
+    numbers = sum(isinstance(v, int | float) for v in values)
+    assert 0.8 < numbers / len(values) < 0.97  # wire: Number; doc: String
+    assert any(not ISO_MS.match(row["dateTime"]) for row in rows)  # old JS date strings
+    results = [result for row in rows for result in row["results"]]
+    assert all(result["codes"] for result in results)
+    assert any("raw" in r and "values" in r and "normalizedName" in r for r in results)
+
+
+def test_medications_have_details_and_refills(big):
+    rows = big.truth("medications")
+    assert not {"dosage", "route", "startedAt", "stoppedAt", "prescriber"} & {
+        k for row in rows for k in row
+    }
+    assert 0.7 < rate(rows, lambda r: "details" in r) < 0.9
+    detailed = next(row["details"] for row in rows if "details" in row)
+    assert set(detailed) == {"dosage", "frequency", "route", "strength"}
+    assert set(detailed["strength"]) == {"number", "unit"}
+    refills = [row for row in rows if "refillsTotal" in row]
+    assert 0.2 < len(refills) / len(rows) < 0.4
+    assert all(isinstance(r["refillsTotal"], str) for r in refills)  # wire: a String
+    assert all(isinstance(r["refillsRemaining"], int) for r in refills)  # v1 doc: a Number
+    for rare in ("pharmacy", "expiration"):
+        assert 0 < rate(rows, lambda r, f=rare: f in r) < 0.15, rare
+
+
+def test_demographics_is_a_list_of_about_one_record_per_medical_source(big):
+    per_source: dict[tuple[str, str], int] = {}
+    for row in big.truth("demographics"):
+        key = (row["humanId"], row["organization"]["id"])
+        per_source[key] = per_source.get(key, 0) + 1
+        assert re.fullmatch(r"\d\d/\d\d/\d{4}", row["dob"])
+        assert set(row["name"]) == {"family", "given"}
+        assert set(row["address"]) == {"street", "city", "state", "zip", "country"}
+        assert {"address", "organization"} <= set(row["provider"])
+    medical = {(s["humanId"], s["source"]) for s in big.truth("sources") if "organization" in s}
+    assert set(per_source) == medical
+    assert set(per_source.values()) == {1, 2}
+    assert sum(n == 2 for n in per_source.values()) < len(per_source) * 0.2
+
+
+def test_wellness_shapes(big):
+    pressure = big.truth("blood_pressure_readings")
+    for row in pressure:
+        assert "value" not in row
+        assert row["unit"] == "mmHg"
+        assert all(isinstance(row[k], int) for k in ("systolic", "diastolic", "heartRate"))
+    glucose = big.truth("blood_glucose_readings")
+    assert all({"notes", "mealTag", "medicationTag"} <= set(row) for row in glucose)
+    assert all("notes" in row for row in big.truth("blood_oxygen_readings"))
+    for table in ("activities", "sleeps", "heart_rate_readings"):
+        assert 0.85 < rate(big.truth(table), lambda r: "tzOffset" in r) < 1, table
+    sleeps = big.truth("sleeps")
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d", row["day"]) for row in sleeps)
+    assert 0.8 < rate(sleeps, lambda r: "numberOfWakeups" in r) < 1
+    locations = big.truth("locations")
+    assert all(set(row["location"]) == {"lat", "lon"} for row in locations)
+    assert not {"latitude", "longitude"} & {k for row in locations for k in row}
+    (profile, *_) = big.truth("profile")
+    assert set(profile) == {"userId", "humanId", "email", "defaultTimeZone", "createdAt",
+                            "updatedAt"}  # fmt: skip
+
+
+def test_sources_carry_the_documented_fields(big):
+    sources = big.truth("sources")
+    medical = [s for s in sources if "organization" in s]
+    wellness = [s for s in sources if "organization" not in s]
+    for source in medical:
+        assert source["devices"] == [source["source"]] == [source["organization"]["id"]]
+        assert source["supportedDataTypes"] == []
+        assert source["resync"] == {"active": False}
+    durations = [s["expectedSyncDuration"] for s in medical]
+    assert None in durations
+    assert any(isinstance(d, int) for d in durations)
+    for source in wellness:
+        assert source["supportedDataTypes"]
+        assert "expectedSyncDuration" not in source
+        if source["syncStatus"]["status"] != "failed":
+            assert "lastNotificationDate" in source["syncStatus"]
+    assert all(
+        "newestDate" in s["syncStatus"] for s in sources if s["syncStatus"]["status"] == "ok"
+    )
+
+
+def test_records_in_and_vendor_fields(http, humanapi_sandbox):
+    sb = humanapi_sandbox
+    assert sb.records_in([{"a": 1}, 2]) == [{"a": 1}]
+    assert sb.records_in({"humanId": "h"}) == [{"humanId": "h"}]  # /profile: one object
+    assert sb.records_in({"access_token": "t", "expires_in": 1}) == []
+    sb.add_vendor_fields("/v1/human", {"newField": {"x": 1}})
+    sb.add_vendor_fields("/v1/connect", {"newField": 1})
+    having = {r["humanId"] for r in sb.truth("profile")}
+    client = next(u["clientUserId"] for u in sb.users() if u["humanId"] in having)
+    headers = bearer(http, sb, client)
+    assert "newField" not in user_token(http, sb, client).json()
+    profile = http.get(f"{sb.api_url}/profile", headers=headers).json()
+    assert profile["newField"] == {"x": 1}
+    sources = http.get(f"{sb.api_url}/sources", headers=headers).json()
+    assert all(source["newField"] == {"x": 1} for source in sources)
+    sb.clear_vendor_fields()
+    assert "newField" not in http.get(f"{sb.api_url}/profile", headers=headers).json()
 
 
 def test_limit_and_query_validation(http, make_humanapi_sandbox):
@@ -275,34 +437,41 @@ def test_single_objects_and_404(http, humanapi_sandbox, table):
 
 def test_sources_and_sync_invariants(http, humanapi_sandbox):
     sb = humanapi_sandbox
-    sources = {(s["humanId"], s["id"]): s for s in sb.truth("sources")}
-    wellness_names = {(s["humanId"], s["source"]): s for s in sources.values()}
+    sources = {(s["humanId"], s["source"]): s for s in sb.truth("sources")}
+    newest: dict[str, str] = {}
+    for (human_id, _), source in sources.items():
+        newest[human_id] = max(newest.get(human_id, ""), source["syncStatus"]["synchedAt"])
     for table in DATA_TABLES:
         for row in sb.truth(table):
-            key = (row["humanId"], row["source"])
-            source = sources.get(key) or wellness_names[key]
-            assert row["updatedAt"] <= source["syncStatus"]["synchedAt"] < "2025-06-01"
+            if "source" in row:  # demographics, social_history, organizations, profile: none
+                synched = sources[row["humanId"], row["source"]]["syncStatus"]["synchedAt"]
+            else:
+                synched = newest[row["humanId"]]
+            assert row["updatedAt"] <= synched < "2025-06-01"
     statuses = {
         (s["syncStatus"]["status"], s["syncStatus"].get("details")) for s in sources.values()
     }
     assert ("failed", "reauthenticationRequired") in statuses
     assert ("failed", "sourceUnavailable") in statuses
-    assert ("ok", None) in statuses
+    assert ("ok", None) in statuses  # wellness
+    assert ("ok", "ok") in statuses  # medical, as the v2.3 sample
     client = sb.client_user_ids("reauthentication_required")[0]
     response = http.get(f"{sb.api_url}/sources", headers=bearer(http, sb, client))
     assert response.status_code == 200
     served = response.json()
     assert response.headers["X-Total-Count"] == str(len(served))
     assert any(s["syncStatus"].get("details") == "reauthenticationRequired" for s in served)
-    assert set(served[0]) >= {
-        "id",
-        "source",
-        "sourceName",
-        "connectedSince",
-        "historySync",
-        "resync",
-        "syncStatus",
-    }
+    for source in served:
+        assert set(source) >= {
+            "id",
+            "source",
+            "sourceName",
+            "supportedDataTypes",
+            "devices",
+            "connectedSince",
+            "historySync",
+            "syncStatus",
+        }
     assert sb.stats()["sources_requests"] == 1
 
 
@@ -467,12 +636,44 @@ def test_mutate(humanapi_sandbox):
     assert updated[0]["updatedAt"] > inserted[1]["updatedAt"]
     sb.mutate("allergies", "delete", uuids=[inserted[0]["id"]])
     assert len(sb.truth("allergies")) == count + 1
-    source = next(s for s in sb.truth("sources") if s["id"] == updated[0]["source"])
+    source = next(
+        s
+        for s in sb.truth("sources")
+        if (s["humanId"], s["source"]) == (updated[0]["humanId"], updated[0]["source"])
+    )
     assert source["syncStatus"]["synchedAt"] > updated[0]["updatedAt"]
     with pytest.raises(ValueError, match="table"):
         sb.mutate("sources", "insert")
     with pytest.raises(ValueError, match="unknown ids"):
         sb.mutate("vitals", "update", uuids=[inserted[1]["id"]])
+
+
+def test_mutate_profile_demographics_and_records_without_a_source(http, humanapi_sandbox):
+    sb = humanapi_sandbox
+    (profile, *_) = sb.truth("profile")
+    (updated,) = sb.mutate("profile", "update", uuids=[profile["humanId"]])  # no id: humanId
+    assert "id" not in updated
+    assert updated["humanId"] == profile["humanId"]
+    assert updated["createdAt"] == profile["createdAt"]
+    assert updated["updatedAt"] > profile["updatedAt"]
+    with pytest.raises(ValueError, match="no id"):
+        sb.mutate("profile", "insert", uuids=["x"])
+    count = len(sb.truth("demographics"))
+    (inserted,) = sb.mutate("demographics", "insert")
+    assert "source" not in inserted  # wire: demographics name no source
+    assert len(sb.truth("demographics")) == count + 1
+    owner = next(u for u in sb.users() if u["humanId"] == inserted["humanId"])
+    synched = [
+        s["syncStatus"]["synchedAt"]
+        for s in sb.truth("sources")
+        if s["humanId"] == inserted["humanId"] and s.get("organization") == inserted["organization"]
+    ]
+    assert synched == [inserted["updatedAt"]]  # its source synced when it was added
+    headers = bearer(http, sb, owner["clientUserId"])
+    url = f"{sb.api_url}/medical/demographics"
+    assert inserted["id"] in {r["id"] for r in fetch_all(http, url, headers)}
+    source = inserted["organization"]["id"]
+    assert fetch_all(http, f"{url}?source={source}", headers) == []  # no source: no match
 
 
 def test_control_api(http, humanapi_sandbox):

@@ -9,7 +9,6 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from tapkit.fidelity import KeepsVendorFields
 
 from tap_humanapi import schemas
-from tap_humanapi.schemas import MEDICAL, RECORD, WELLNESS, typed
 from tap_humanapi.users import MARKERS_STREAM, format_time
 
 if t.TYPE_CHECKING:
@@ -19,8 +18,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_humanapi.users import Coordinator
-
-S, D, N, OBJ, A, B = "string", "datetime", "number", "object", "array", "boolean"
 
 
 class HumanAPIStream(Stream):
@@ -87,12 +84,12 @@ class SourcesStream(KeepsVendorFields, PerUserStream):
 
 
 class UserDataStream(KeepsVendorFields, PerUserStream):
-    """One data endpoint of every changed user."""
+    """One data endpoint of every changed user: a list, read page by page."""
 
     path: str
     single = False
-    primary_keys = ("human_id", "id")
-    replication_key = "updatedAt"
+    primary_keys: tuple[str, ...] = ("human_id", "id")
+    replication_key: str | None = "updatedAt"
     is_sorted = False
 
     def user_records(self) -> t.Iterable[dict]:
@@ -100,112 +97,39 @@ class UserDataStream(KeepsVendorFields, PerUserStream):
         return self._coordinator().records(self.name)
 
 
-def _data_stream(
-    name: str, path: str, kind: dict, extra: dict, *, single: bool = False
-) -> type[UserDataStream]:
+class ProfileStream(UserDataStream):
+    """Human API /profile of every changed user: one object a user, without an id."""
+
+    name = "profile"
+    path = "/profile"
+    single = True
+    primary_keys = ("human_id",)
+    # Read whole for every changed user (one object); its updatedAt may be missing.
+    replication_key = None
+    schema = schemas.PROFILE
+
+
+def _data_stream(name: str, path: str, schema: dict) -> type[UserDataStream]:
     attrs = {
         "name": name,
         "path": path,
-        "single": single,
-        "schema": schemas.data_schema(kind, extra, single=single),
+        "schema": schema,
         "__doc__": f"Human API {path} of every changed user.",
     }
-    if single:
-        attrs["primary_keys"] = ("human_id",)
-    return t.cast("type[UserDataStream]", type(f"{name.title()}Stream", (UserDataStream,), attrs))
+    stream_type = type(f"{name.title().replace('_', '')}Stream", (UserDataStream,), attrs)
+    return t.cast("type[UserDataStream]", stream_type)
 
 
-MEDICAL_TYPES: dict[str, dict] = {
-    "allergies": typed(name=S, reaction=S, severity=S, status=S, dateTime=D),
-    "encounters": typed(type=S, dateTime=D, endDateTime=D, provider=OBJ),
-    "functional_statuses": typed(name=S, value=S, dateTime=D),
-    "immunizations": typed(name=S, dateTime=D, route=S),
-    "instructions": typed(name=S, text=S, dateTime=D),
-    "issues": typed(name=S, status=S, onset=S),  # a date or a date-time, as sent
-    "medications": typed(
-        name=S, dosage=S, route=S, status=S, startedAt=D, stoppedAt=D, prescriber=S
-    ),
-    "narratives": typed(name=S, text=S, dateTime=D),
-    "organizations": typed(name=S, address=OBJ, phone=S),
-    "plans_of_care": typed(name=S, type=S, status=S, dateTime=D),
-    "procedures": typed(name=S, performer=S, dateTime=D),
-    "social_history": typed(name=S, value=S, startDate=S),
-    "test_results": typed(name=S, value=S, unit=S, referenceRange=S, interpretation=S, dateTime=D),
-    "vitals": typed(name=S, value=S, unit=S, dateTime=D),
-    "reports": typed(name=S, type=S, contentType=S, dateTime=D),
-}
-SINGLE_TYPES: dict[str, tuple[str, dict, dict]] = {
-    "demographics": (
-        "/medical/demographics",
-        MEDICAL,
-        typed(
-            firstName=S,
-            lastName=S,
-            dob=S,
-            gender=S,
-            race=S,
-            ethnicity=S,
-            language=S,
-            maritalStatus=S,
-            addresses=A,
-            phones=A,
-            emails=A,
-        ),
-    ),
-    "profile": (
-        "/profile",
-        RECORD,
-        typed(humanId=S, userId=S, email=S, firstName=S, lastName=S),
-    ),
-}
-READINGS = (
-    "heart_rate",
-    "blood_glucose",
-    "blood_pressure",
-    "blood_oxygen",
-    "bmi",
-    "body_fat",
-    "height",
-    "weight",
-)
-WELLNESS_TYPES: dict[str, tuple[str, dict]] = {
-    "activities": (
-        "/activities",
-        typed(
-            type=S, startTime=D, endTime=D, tzOffset=S, duration=N, distance=N, steps=N, calories=N
-        ),
-    ),
-    "sleeps": (
-        "/sleeps",
-        typed(
-            day=S,
-            startTime=D,
-            endTime=D,
-            mainSleep=B,
-            timeInBed=N,
-            timeAsleep=N,
-            timeAwake=N,
-            efficiency=N,
-        ),
-    ),
-    "locations": ("/locations", typed(latitude=N, longitude=N, startTime=D, endTime=D)),
-    **{
-        # A reading's value is a number, or an object (blood pressure: systolic, diastolic).
-        kind: (
-            f"/{kind}/readings",
-            typed(type=S, value=OBJ if kind == "blood_pressure" else N, unit=S, timestamp=D),
-        )
-        for kind in READINGS
-    },
-}
+def _path(name: str) -> str:
+    if name in schemas.MEDICAL_SCHEMAS:
+        return f"/medical/{name}"
+    return f"/{name}/readings" if name in schemas.READINGS else f"/{name}"
+
 
 DATA_STREAMS: tuple[type[UserDataStream], ...] = (
-    *(_data_stream(n, f"/medical/{n}", MEDICAL, extra) for n, extra in MEDICAL_TYPES.items()),
-    *(
-        _data_stream(n, path, kind, extra, single=True)
-        for n, (path, kind, extra) in SINGLE_TYPES.items()
-    ),
-    *(_data_stream(n, path, WELLNESS, extra) for n, (path, extra) in WELLNESS_TYPES.items()),
+    *(_data_stream(name, _path(name), schema) for name, schema in schemas.MEDICAL_SCHEMAS.items()),
+    ProfileStream,
+    *(_data_stream(name, _path(name), schema) for name, schema in schemas.WELLNESS_SCHEMAS.items()),
 )
 
 

@@ -50,10 +50,9 @@ ADMIN_USERS_PATH = "/api/v1/users"
 MARKERS_STREAM = "user_sync_status"
 REAUTH_DETAIL = "reauthenticationRequired"
 # Keys every object of an answer must hold as a non-empty string, and what they are.
-# human_id, the rest of each primary key, is the tap's; a single object's key is it alone.
+# human_id, the rest of each primary key, is the tap's; /profile's key is it alone.
 SOURCE_KEYS = {"id": "part of its primary key", "source": "part of its primary key"}
 RECORD_KEYS = {"id": "part of its primary key", "updatedAt": "its replication key"}
-SINGLE_KEYS = {"updatedAt": "its replication key"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +65,11 @@ class HumanUser:
 
 @dataclass(frozen=True, slots=True)
 class EndpointSpec:
-    """A per-user data endpoint: stream name, path, and whether it answers one object."""
+    """A per-user data endpoint: stream name, path, and whether it answers one object.
+
+    Only ``/profile`` does; every other endpoint (``/medical/demographics`` included)
+    answers a list, read page by page.
+    """
 
     name: str
     path: str
@@ -384,7 +387,6 @@ class Coordinator:
             if not isinstance(reply.body, dict):
                 msg = f"{what} answered JSON of an unexpected shape (expected one object)"
                 raise HumanAPIError(msg)
-            check_keys(what, "record", [reply.body], SINGLE_KEYS)
             return [reply.body]
         base: dict[str, t.Any] = {"limit": self.page_size}
         if check.updated_since is not None:

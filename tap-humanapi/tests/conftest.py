@@ -8,6 +8,7 @@ import typing as t
 import pytest
 from humanapi_helpers import ADMIN, API, AUTH
 from tap_humanapi.tap import TapHumanAPI
+from tapkit.testing import schema_errors
 
 
 @pytest.fixture
@@ -49,6 +50,8 @@ def run_tap(capsys: pytest.CaptureFixture[str]) -> t.Callable[..., Run]:
         tap.sync_all()
         out = capsys.readouterr().out
         messages = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        # Every record of every run matches its SCHEMA, as a validating loader checks.
+        assert schema_errors(messages) == []
         states = [m["value"] for m in messages if m["type"] == "STATE"]
         return Run(messages, states[-1] if states else {})
 

@@ -28,6 +28,7 @@ class FakeHumanAPI:
         ]
         self.synched = {u["clientUserId"]: "2026-01-01T00:00:00.000Z" for u in self.users}
         self.records: dict[str, list[dict]] = {}
+        self.sources: dict[str, list[dict]] = {}  # a user's /sources, if not the default
         self.refused: set[str] = set()
         self.calls: list[tuple[str, str]] = []
         self.token_of: dict[str, str] = {}
@@ -62,7 +63,7 @@ class FakeHumanAPI:
             context.status_code = 401
             return {"error": "invalid_token"}
         if path == "/sources":
-            return [
+            return self.sources.get(user) or [
                 {
                     "id": "s1",
                     "source": "portal",
@@ -70,7 +71,7 @@ class FakeHumanAPI:
                 }
             ]
         rows = [r for r in self.records.get(path, []) if r["_user"] == user]
-        if path in {"/profile", "/medical/demographics"}:
+        if path == "/profile":  # the one object answer; every other type is a list
             if not rows:
                 context.status_code = 404
                 return {"error": "not_found"}
@@ -87,6 +88,10 @@ class FakeHumanAPI:
                 f'rel="next",<{API}{path}?offset=0>; rel="prev"'
             )
         return [{k: v for k, v in r.items() if k != "_user"} for r in page]
+
+    def serve(self, path: str, user: str, record: dict) -> None:
+        """Serve ``record`` (as given) to ``user`` at ``path``."""
+        self.records.setdefault(path, []).append({"_user": user, **record})
 
     def add(self, path: str, user: str, n: int, updated: str = "2025-12-31T00:00:00.000Z") -> None:
         for _ in range(n):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import pytest
-from sandbox.humanapi import PATHS
-from tap_humanapi.streams import DATA_STREAMS, STREAM_TYPES
+from sandbox.humanapi import MEDICAL_TABLES, PATHS
+from tap_humanapi.streams import DATA_STREAMS, STREAM_TYPES, SourcesStream, UsersStream
+from tapkit.fidelity import EXTRA
+from tapkit.testing import DROPPED_WARNING, schema_errors
 
 STREAM_OF_TABLE = {table: table.removesuffix("_readings") for table in PATHS}
 
@@ -15,7 +20,7 @@ def _config(sandbox, **extra) -> dict:
 
 def _key(stream: str, record: dict) -> tuple:
     human_id = record.get("human_id") or record.get("humanId")
-    if stream in {"profile", "demographics", "user_sync_status", "users"}:
+    if stream in {"profile", "user_sync_status", "users"}:
         return (human_id,)
     return (human_id, record["id"], record.get("source") if stream == "sources" else None)
 
@@ -53,6 +58,73 @@ def test_every_field_the_api_serves_is_in_the_schema(make_humanapi_sandbox):
         served = {k for r in sandbox.truth(table) for k in r} - {"humanId"}
         assert served - set(schemas[STREAM_OF_TABLE[table]]) == set(), table
     assert len(STREAM_TYPES) == 31
+
+
+TAP_ADDED = {"human_id", "client_user_id", EXTRA, "synched_at", "sync_status", "sync_details"}
+SCHEMAS = {
+    **{s.name: s.schema for s in DATA_STREAMS},
+    "sources": SourcesStream.schema,
+    "users": UsersStream.schema,
+}
+
+
+def _as_landed(stream: str, row: dict) -> dict:
+    """A served row as the tap writes it: numbers sent for a string field as their text."""
+    landed = {}
+    for name, value in row.items():
+        kinds = SCHEMAS[stream]["properties"][name]["type"]
+        as_text = "string" in kinds and "number" not in kinds and isinstance(value, int | float)
+        landed[name] = json.dumps(value) if as_text else value
+    return landed
+
+
+def test_a_sandbox_run_of_every_stream_lands_every_field_as_served(
+    make_humanapi_sandbox, run_tap, caplog
+):
+    sandbox = make_humanapi_sandbox(seed=1, users=40)  # every stream has records
+    with caplog.at_level(logging.WARNING):
+        result = run_tap(_config(sandbox))
+    assert schema_errors(result.messages) == []
+    assert DROPPED_WARNING not in caplog.text
+    assert "kept in the extra_fields column" not in caplog.text  # it serves declared fields
+    for table in PATHS:
+        stream = STREAM_OF_TABLE[table]
+        truth = {_key(stream, r): r for r in sandbox.truth(table)}
+        landed = result.records(stream)
+        assert landed, stream
+        for record in landed:
+            sent = truth[_key(stream, record)]
+            if table in MEDICAL_TABLES or table == "sources":
+                sent = {k: v for k, v in sent.items() if k != "humanId"}  # truth adds it
+            assert record.get(EXTRA) is None
+            vendor = {k: v for k, v in record.items() if k not in TAP_ADDED}
+            assert vendor == _as_landed(stream, sent), stream
+    users = {u["humanId"]: u for u in sandbox.users()}
+    landed_users = {
+        r["humanId"]: {k: v for k, v in r.items() if k != EXTRA} for r in result.records("users")
+    }
+    assert landed_users == users
+
+
+def test_unknown_fields_from_the_sandbox_land_in_extra_fields(
+    make_humanapi_sandbox, run_tap, caplog
+):
+    sandbox = make_humanapi_sandbox(seed=1, users=40)
+    added = {"consentVersion": "2025-01", "labPanel": {"id": 7}}
+    sandbox.add_vendor_fields("/v1/human", added)
+    sandbox.add_vendor_fields("/api/v1/users", added)
+    with caplog.at_level(logging.WARNING):
+        result = run_tap(_config(sandbox))
+    assert schema_errors(result.messages) == []
+    assert DROPPED_WARNING not in caplog.text
+    for stream in SCHEMAS:
+        records = result.records(stream)
+        assert records, stream
+        assert all(record[EXTRA] == added for record in records), stream
+        assert f"Stream '{stream}': kept in the extra_fields column" in caplog.text
+    assert {r["id"] for r in result.records("demographics")} == {
+        r["id"] for r in sandbox.truth("demographics")
+    }
 
 
 def test_sync_source_sync_and_second_run_equal_the_truth(make_humanapi_sandbox, run_tap):

@@ -95,11 +95,18 @@ def test_pages_follow_link_next_and_stop_on_a_short_page(requests_mock, run_tap,
     assert [p for p, _ in fake.data_calls()] == ["/medical/allergies"] * 3
 
 
-def test_single_objects_404_is_none(requests_mock, run_tap, base_config):
-    FakeHumanAPI(requests_mock, users=2).add("/profile", "cu-1", 1)
-    result = run_tap(base_config, streams=["profile", "demographics"])
+def test_profile_is_one_object_or_404_and_demographics_a_list(requests_mock, run_tap, base_config):
+    fake = FakeHumanAPI(requests_mock, users=2)
+    fake.serve("/profile", "cu-1", {"humanId": "h1", "updatedAt": "2025-12-31T00:00:00.000Z"})
+    fake.add("/medical/demographics", "cu-2", 3)  # e.g. one per medical source
+    result = run_tap({**base_config, "page_size": 2}, streams=["profile", "demographics"])
     assert [r["client_user_id"] for r in result.records("profile")] == ["cu-1"]
-    assert result.records("demographics") == []
+    demographics = result.records("demographics")
+    assert [r["client_user_id"] for r in demographics] == ["cu-2"] * 3
+    assert len({r["id"] for r in demographics}) == 3  # keyed (human_id, id)
+    calls = [p for p, u in fake.data_calls() if u == "cu-2"]
+    assert calls.count("/medical/demographics") == 2  # page by page, like every list
+    assert calls.count("/profile") == 1  # answered 404: no record
 
 
 def test_concurrent_output_equals_sequential(requests_mock, run_tap, base_config):

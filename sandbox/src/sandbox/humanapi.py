@@ -1,78 +1,172 @@
 """A fake Human API (patient-authorised medical and wellness records) with seeded users.
 
-Behaviours documented by the vendor (doc), per ``vendor-api-notes.md``:
+It serves the record shapes Human API documents (``vendor-api-notes.md``, section
+"Documented record shapes"), optional and rare fields included at realistic rates, so
+a tap meets what a tenant is sent. Each behaviour is marked doc (a reference page,
+named), wire (recorded responses of Human API's demo user: 2014 wellness,
+github.com/steveblackmon/humanapi-streams; 2020 medical,
+github.com/rootstrap/ehr-api-research) or assumed.
 
-- doc: user access tokens from ``POST /v1/connect/token`` with JSON ``{client_id,
-  client_secret, client_user_id, type: "access"}`` answering ``{access_token,
-  expires_in, token_type: "Bearer", refresh_token}``; a user with no connected source,
-  or a deleted user, is refused with a 4xx.
+Auth, users and lists:
+
+- doc (vendor-api-notes.md): user access tokens from ``POST /v1/connect/token`` with
+  JSON ``{client_id, client_secret, client_user_id, type: "access"}`` answering
+  ``{access_token, expires_in, token_type: "Bearer", refresh_token}``; a user with no
+  connected source, or a deleted user, gets a 4xx.
 - doc: the app token from ``POST /v1/admin/token`` ``{client_id, client_secret, type:
-  "client"}`` answering ``{client_token, expires_in}``, and ``GET /api/v1/users?offset=N``
-  with it: a bare array of ``{humanId, clientUserId, clientUserEmail, firstName,
-  lastName, dateOfBirth, status, createdAt, updatedAt}``, paged until an empty page.
-- doc: ``GET /v1/human/sources`` (``id``, ``source``, ``sourceName``, ``connectedSince``,
-  ``organization``, ``historySync``, ``resync``, ``syncStatus {status, synchedAt}``),
-  the medical types under ``/v1/human/medical/``, ``/v1/human/profile``, and the
-  wellness types ``activities``, ``sleeps``, ``locations`` and ``/<kind>/readings``.
+  "client"}`` answering ``{client_token, expires_in}``.
+- doc (reference.humanapi.co/reference/getuserslist, OpenAPI ``user``): ``GET
+  /api/v1/users?offset=N`` with the client token, a bare array of ``{humanId (32 hex),
+  clientUserId, clientUserEmail, firstName, lastName, dateOfBirth (an ISO date-time),
+  status, createdAt, updatedAt}``, some with ``suggestedSources`` (about 40%), an invited
+  user with ``status: "Invited"`` and an ``inviteLink``, a few with ``orders`` (one in
+  20); paged until an empty page.
 - doc/wire: lists are bare JSON arrays with ``limit`` (default 50, max 500),
   ``offset``, ``created_since``, ``updated_since``, ``created_before``,
   ``updated_before`` and ``source``; headers ``X-Total-Count`` and ``Link`` with
   ``rel="next"`` / ``rel="prev"`` joined by a comma without a space.
-- doc/wire: records carry a 24-hex ``id``, ``createdAt`` / ``updatedAt`` (ISO-8601 with
-  milliseconds and ``Z``, on Human API's clock), ``source`` (medical: the source account
-  id; wellness: the source name) and ``sourceData``; medical records carry
-  ``organization {id, name, href}`` and ``codes [{name, code, codeSystem,
-  codeSystemName}]`` and lack ``humanId``, wellness records carry ``userId`` and
-  ``humanId``. ``demographics`` and ``profile`` answer one object, or 404.
-- doc: ``syncStatus.status`` values ``inProgress``, ``ok`` and ``noDataAvailable``.
+
+Sources (doc: reference.humanapi.co/v2.3/reference/sources and the source-sync-status
+guide; wire 2014):
+
+- ``{id, source, sourceName, supportedDataTypes, devices, connectedSince, historySync
+  {status, oldestDate}, syncStatus {status, details, synchedAt, newestDate}}``; a
+  medical source's ``source`` is its 24-hex id (also its organization's id and its one
+  ``devices`` entry) and it adds ``organization``, ``resync {active}`` and
+  ``expectedSyncDuration`` (minutes, null for about 20%); a wellness source's
+  ``source`` is its lower-case name, its ``supportedDataTypes`` the types it provides,
+  and its ``syncStatus`` has ``lastNotificationDate`` (wire) but no ``details``.
+- doc: ``syncStatus.status`` ``ok`` (medical: ``details: "ok"``), ``inProgress``,
+  ``noDataAvailable``.
+
+Records (every data type answers a list but ``/profile``, one object or 404):
+
+- doc (reference.humanapi.co/v2.1/reference, common record properties): a 24-hex
+  ``id``, ``createdAt`` / ``updatedAt`` (ISO-8601 with milliseconds and ``Z``, on
+  Human API's clock) and ``source``; wellness records carry ``userId``, ``humanId``
+  and ``sourceData`` (an object, though documented as a String). wire: medical records
+  carry neither ``humanId`` nor ``sourceData``; their ``source`` is the source's id;
+  ``demographics`` and ``social_history`` have no ``source``. Medical records carry
+  ``organization {id, name, href: "/medical/organizations/<id>"}``, ``codes [{name,
+  code, codeSystem, codeSystemName, inferred}]`` and often ``ccd {id, href}`` (wire).
+- test_results (doc: v2.2/reference/test-results): a panel ``name`` and 1-12
+  ``components [{name, value, unit, low, high, refRange, flag, codes}]`` (values are
+  strings), ``resultDateTime``, ``status``, ``orderedBy``, ``patient {name}``,
+  ``allResults: []``; rarely ``recipients``, ``comments``, ``narrative``,
+  ``impression``, ``transcriptions``, ``specimen``, ``device``.
+- vitals (doc: v2.1/reference/vitals; wire): ``dateTime``, ``author``, 1-6 ``results
+  [{name, normalizedName, value, unit, codes, raw, values}]`` whose ``value`` is a
+  Number (wire) and sometimes a String (doc); ``dateTime`` is a JavaScript date string
+  on about 5% (old data, as in the 2015 sample).
+- medications (doc: v2.1/reference/medications; v1 doc): ``name``, ``status``,
+  ``startDate``, ``endDate``, ``details {dosage {form, value}, frequency {number,
+  unit}, route, strength {number, unit}}`` (strings), ``dosageInfo``,
+  ``instructions``, ``productName``, ``provider``, and at lower rates ``ndcCode``,
+  ``genericProductIndicator``, ``commonBrandName``, ``providerID``, ``refillsTotal``
+  (a String, wire), ``refillsRemaining`` (a Number, v1 doc), ``expiration``,
+  ``pharmacy {iD, name, address, phone, hours}``.
+- allergies (doc: v2.1 and v2.2/reference/allergies; wire): ``name``, ``allergen {name,
+  codes}``, ``reactionsFull [{name, codes, reactionType {name, codes}}]``, ``patient``,
+  ``status``, ``dateRange {start}``, sometimes ``severity``.
+- encounters (doc: v2.1/reference/encounters; wire): ``dateTime``, ``visitType``,
+  ``provider {name, departmentName, address}``, ``diagnoses``, ``reasons``, ``orders
+  [{name, type, codeType, procedureCode, expectedDate, codes}]``, ``medications``,
+  ``patientInstruction``, ``patient``, and the always-empty ``vitalSigns``,
+  ``plansOfCare``, ``problems``, ``testResults`` (wire); rarely
+  ``followUpInstructions`` (v1 doc).
+- demographics (doc: v2.1/reference/demographics; wire): a list, usually one record per
+  medical source and sometimes two, of ``{name {given, family}, address {street, city,
+  state, zip, country}, dob ("MM/DD/YYYY"), dobDateTime, gender, genderCodes, race,
+  raceCodes, ethnicity, ethnicityCodes, language, languageCodes, maritalStatus,
+  maritalStatusCodes, provider {address, organization, phone}, ccd, organization}``.
+- immunizations, issues, narratives, organizations (v1 doc, the reference's root page;
+  wire): immunization ``{name, dates, patient, codes}``; issue ``{name, patient,
+  codes}`` with ``status``, ``dateTime`` (about a quarter) and ``ccd``; narrative
+  ``{dateTime, author, entries [{title, text, templateIds}]}``; organization ``{id,
+  name, imageUrl}``.
+- plans_of_care, procedures, social_history (wire only): ``{name, text, date, type,
+  codes, provider {name {given, family}, departmentName, address}, specialty}``;
+  ``{name, dateTime, performer {phone, address, organizationName}, codes,
+  specimenCodes, deviceCodes}``; ``{entries [{dateTime, name, codes}]}``.
+- functional_statuses, instructions (no page, no recorded response; the fields of a
+  public C# model of the reference): ``{name, dateTime, codes}``, ``{name, text,
+  dateTime, codes}``.
+- profile (doc: v2.1/reference/profile-1): ``{userId, humanId, email, defaultTimeZone
+  {name}, createdAt, updatedAt}``, no ``id``.
+- activities (doc: v2.2/reference/activities): ``type``, ``startTime``, ``endTime``,
+  ``tzOffset``, ``duration``, ``distance``, ``steps``, ``calories``, ``sourceData
+  {manual}``, rarely ``timeZone``; sleeps (doc: v2.2/v2.3/reference/sleeps): ``day``,
+  ``startTime``, ``endTime``, ``tzOffset``, ``mainSleep``, ``timeAsleep``,
+  ``timeAwake``, ``efficiency``, ``timeToFallAsleep``, ``timeAfterWakeup``,
+  ``timeInBed``, ``numberOfWakeups``; locations (v1 doc, wire): ``name``, ``location
+  {lat, lon}``, ``startTime``, ``endTime``, often ``tzOffset``.
+- readings (doc: v2.1 and v2.3/reference/heart-rate; v1 doc and wire for the other
+  kinds): ``timestamp``, ``tzOffset`` (about 90%), ``value``, ``unit`` (bpm, mg/dL,
+  SpO2, kg/m2, percent, mm, kg); blood_glucose adds ``notes``, ``mealTag``,
+  ``medicationTag``, blood_oxygen ``notes``; blood_pressure has ``systolic``,
+  ``diastolic`` and ``heartRate`` at the top level, ``unit: "mmHg"`` and no ``value``.
+- ``timeSeries`` (activities, sleeps: only with ``time_series=true``) is not served.
 
 Behaviours assumed by this sandbox (assumed):
 
-- assumed: one port serves the auth, admin and data hosts (data under ``/v1/human``).
-- assumed: ``created_since`` / ``updated_since`` are inclusive (``>=``), ``*_before``
+- one port serves the auth, admin and data hosts (data under ``/v1/human``).
+- ``created_since`` / ``updated_since`` are inclusive (``>=``), ``*_before``
   exclusive (``<``); times without an offset are UTC; a bad time, ``limit`` outside
   1..500 or a negative ``offset`` answers 400. Lists are ordered by ``updatedAt``
   ascending, then ``id``; ``offset`` counts into that order per request. ``source``
-  matches the record's ``source`` field exactly. ``start_date``/``end_date`` are
-  ignored. ``/sources`` answers every source of the user, unpaged.
-- assumed: error bodies ``{"error": code, "message": text}``; 401 codes
-  ``unauthorized`` (no bearer token), ``invalid_token`` (unknown token, or a client
-  token where a user token is needed and vice versa) and ``token_expired``
-  (expired, revoked, or the user was deleted); the token endpoint answers 401
-  ``invalid_client``, 400 ``invalid_request``, 404 ``user_not_found`` for an unknown
-  or deleted user and 400 ``no_connected_sources`` for a user without a source;
-  ``type: "session"`` is accepted like ``"access"``. 404 ``not_found``, 405
-  ``method_not_allowed``. Tokens expire after ``token_ttl`` seconds of wall-clock time.
-- assumed: a failed sync shows as ``syncStatus {status: "failed", details:
+  matches the record's ``source`` field exactly (records without one never match).
+  ``start_date``/``end_date`` are ignored. ``/sources`` answers every source of the
+  user, unpaged.
+- error bodies ``{"error": code, "message": text}``; 401 codes ``unauthorized`` (no
+  bearer token), ``invalid_token`` (unknown token, or a client token where a user token
+  is needed and vice versa) and ``token_expired`` (expired, revoked, or the user was
+  deleted); the token endpoint answers 401 ``invalid_client``, 400
+  ``invalid_request``, 404 ``user_not_found`` for an unknown or deleted user and 400
+  ``no_connected_sources`` for a user without a source; ``type: "session"`` is
+  accepted like ``"access"``. 404 ``not_found``, 405 ``method_not_allowed``. Tokens
+  expire after ``token_ttl`` seconds of wall-clock time.
+- admin ``status`` is ``active`` for a connected user and ``deleted`` for a deleted one
+  (only ``Invited`` is documented).
+- a failed sync shows as ``syncStatus {status: "failed", details:
   "reauthenticationRequired" | "sourceUnavailable", synchedAt}`` where ``synchedAt`` is
-  the last successful sync; ``details`` is present only for ``failed``.
-- assumed: a simulated server clock (ms, strictly increasing, starting 2025-06-01) stamps
-  every change; a source sync stamps its new and edited records and the source's
+  the last successful sync; ``details`` is present only for ``failed`` and a medical
+  ``ok``.
+- the fields of ``reports`` (``/medical/reports``, documented as a list of report
+  metadata without a field table): ``{id: "<24 hex>-000000-<24 hex>" (the guide's
+  example id), name (a report code: timeline, ccdraw, ...), source, createdAt,
+  updatedAt}``; ``createdAt`` / ``updatedAt`` of ``organizations``; ``updatedAt`` on
+  ``/profile`` (in the reference's table, not in its sample).
+- a simulated server clock (ms, strictly increasing, starting 2025-06-01) stamps every
+  change; a source sync stamps its new and edited records and the source's
   ``synchedAt`` with the same time, so a record's ``updatedAt`` is never after its
   source's ``synchedAt``. Deleted users keep their data but it is no longer served
   (``truth`` leaves it out); ``mutate`` delete removes a record without a trace.
-- assumed: the ``expire`` fault revokes every token of the user (or app) whose token the
-  request carries and answers 401 ``token_expired``; on the token endpoints, which carry
-  no bearer token, it revokes that user's (or the app's) tokens and answers normally.
+- the ``expire`` fault revokes every token of the user (or app) whose token the request
+  carries and answers 401 ``token_expired``; on the token endpoints, which carry no
+  bearer token, it revokes that user's (or the app's) tokens and answers normally.
   Other faults and the ``/_control/`` API are the framework's (see ``framework.py``).
-- assumed: every field value (names, codes, sources, organizations, readings), the
-  ``profile`` fields, reports' ``contentType``, and which stream a table is named.
+- every field value (names, codes, sources, organizations, readings) and the rates of
+  optional fields (a rare field comes on every n-th record, so that even a small
+  sandbox shows it), and which stream a table is named.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import secrets
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
 
+from sandbox import vocabulary
 from sandbox.framework import (
     ControlError,
     Handler,
@@ -121,7 +215,7 @@ WELLNESS_TABLES = (
     "locations",
     *(f"{kind}_readings" for kind in READING_KINDS),
 )
-SINGLE_TABLES = ("demographics", "profile")
+SINGLE_TABLES = ("profile",)
 DATA_TABLES = (*MEDICAL_TABLES, *WELLNESS_TABLES)
 TABLES = (*DATA_TABLES, "sources")
 # Table -> path under the data URL (API_PREFIX).
@@ -140,39 +234,39 @@ USER_GROUPS = ("served", "deleted", "no_source", "reauthentication_required", "s
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 USERS_PAGE_SIZE = 50
+# Medical records the wire (or the v1 sample) shows without a `source`.
+_NO_SOURCE = frozenset({"demographics", "organizations", "social_history"})
+# Token answers are objects too, but no records.
+_TOKEN_KEYS = frozenset({"access_token", "client_token"})
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_MS = 86_400_000
 _CLOCK_START = int((datetime(2025, 6, 1, tzinfo=UTC) - _EPOCH).total_seconds() * 1000)
 _USERS_START = int((datetime(2023, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds() * 1000)
 _USERS_END = _CLOCK_START - 60 * _DAY_MS
+_PDT = timezone(timedelta(hours=-7))
 
 _SYSTEMS = {
-    "SNOMED": ("2.16.840.1.113883.6.96", "SNOMED CT"),
+    "SNOMED": ("2.16.840.1.113883.6.96", "SNOMED-CT"),
     "LOINC": ("2.16.840.1.113883.6.1", "LOINC"),
     "RXNORM": ("2.16.840.1.113883.6.88", "RxNorm"),
     "ICD10": ("2.16.840.1.113883.6.90", "ICD-10-CM"),
     "CVX": ("2.16.840.1.113883.12.292", "CVX"),
     "CPT": ("2.16.840.1.113883.6.12", "CPT-4"),
+    "ACT": ("2.16.840.1.113883.5.4", "ActCode"),
 }
-# Medical sources: (source, sourceName, organization name, city, state).
-_MEDICAL_SOURCES = (
-    ("starfishmedical", "Starfish Medical", "Starfish Medical Group", "San Francisco", "CA"),
-    ("kaiserpermanente", "Kaiser Permanente", "Kaiser Permanente Oakland", "Oakland", "CA"),
-    ("stanfordhealthcare", "Stanford MyHealth", "Stanford Health Care", "Palo Alto", "CA"),
-    ("sutterhealth", "Sutter Health My Health Online", "Sutter Health", "Sacramento", "CA"),
-    ("mayoclinic", "Mayo Clinic Patient Portal", "Mayo Clinic", "Rochester", "MN"),
-    ("questdiagnostics", "Quest Diagnostics MyQuest", "Quest Diagnostics", "Secaucus", "NJ"),
-    ("nyulangone", "NYU Langone Health MyChart", "NYU Langone Health", "New York", "NY"),
-    ("atriumhealth", "Atrium Health MyAtriumHealth", "Atrium Health", "Charlotte", "NC"),
-)
-# Wellness sources: source -> (sourceName, tables it provides).
-_WELLNESS_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
+# Wellness sources: source -> (sourceName, tables it provides, devices).
+_WELLNESS_SOURCES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "fitbit": (
         "Fitbit",
         ("activities", "sleeps", "heart_rate_readings", "weight_readings", "bmi_readings"),
+        ("Charge 5", "Aria Air"),
     ),
-    "garmin": ("Garmin Connect", ("activities", "sleeps", "locations", "heart_rate_readings")),
+    "garmin": (
+        "Garmin Connect",
+        ("activities", "sleeps", "locations", "heart_rate_readings"),
+        ("Forerunner 255",),
+    ),
     "applehealth": (
         "Apple Health",
         (
@@ -184,200 +278,228 @@ _WELLNESS_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
             "height_readings",
             "weight_readings",
         ),
+        (),
     ),
     "withings": (
         "Withings",
         ("weight_readings", "bmi_readings", "body_fat_readings", "blood_pressure_readings"),
+        ("Body+", "BPM Connect"),
     ),
-    "omron": ("Omron Connect", ("blood_pressure_readings", "heart_rate_readings")),
-    "dexcom": ("Dexcom", ("blood_glucose_readings",)),
-    "oura": ("Oura", ("sleeps", "activities", "heart_rate_readings")),
+    "omron": ("Omron Connect", ("blood_pressure_readings", "heart_rate_readings"), ()),
+    "dexcom": ("Dexcom", ("blood_glucose_readings",), ("G7",)),
+    "oura": ("Oura", ("sleeps", "activities", "heart_rate_readings"), ()),
 }
-_FIRST_NAMES = {
-    "female": (
-        "Maria", "Jennifer", "Linda", "Elizabeth", "Susan", "Jessica", "Sarah", "Karen",
-        "Lisa", "Nancy", "Ashley", "Emily", "Michelle", "Amanda", "Melissa", "Rebecca",
-        "Laura", "Priya", "Mei", "Aaliyah", "Guadalupe", "Fatima", "Keisha", "Rosa",
-    ),
-    "male": (
-        "James", "Robert", "John", "Michael", "David", "William", "Richard", "Joseph",
-        "Thomas", "Christopher", "Daniel", "Matthew", "Anthony", "Mark", "Steven", "Kevin",
-        "Jose", "Luis", "Wei", "Arjun", "DeShawn", "Tyrone", "Hiroshi", "Omar",
-    ),
-}  # fmt: skip
-_LAST_NAMES = (
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis",
-    "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson",
-    "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White",
-    "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Nguyen",
-    "Patel", "Kim", "Okafor", "O'Connor", "Chen", "Washington", "Kowalski", "Yamamoto",
-)  # fmt: skip
-_CITIES = (
-    ("San Francisco", "CA", "941"), ("Oakland", "CA", "946"), ("Sacramento", "CA", "958"),
-    ("Rochester", "MN", "559"), ("New York", "NY", "100"), ("Charlotte", "NC", "282"),
-    ("Austin", "TX", "787"), ("Denver", "CO", "802"), ("Seattle", "WA", "981"),
-)  # fmt: skip
-_STREETS = ("Oak St", "Maple Ave", "Cedar Ln", "Pine St", "Elm St", "Washington Blvd",
-            "Lakeview Dr", "Sunset Ave", "Hillside Rd", "Park Pl")  # fmt: skip
+_TYPE_NAMES = {  # a wellness table -> its name in supportedDataTypes
+    "activities": "activities",
+    "sleeps": "sleeps",
+    "locations": "locations",
+    **{f"{kind}_readings": kind for kind in READING_KINDS},
+}
+# (given, family)
 _CLINICIANS = (
-    "Dr. Anita Desai", "Dr. Michael Chen", "Dr. Sarah Goldberg", "Dr. Robert Okafor",
-    "Dr. Laura Martinez", "Dr. James Whitfield", "Dr. Emily Nakamura", "Dr. Samuel Brooks",
+    ("Anita", "Desai"), ("Michael", "Chen"), ("Sarah", "Goldberg"), ("Robert", "Okafor"),
+    ("Laura", "Martinez"), ("James", "Whitfield"), ("Emily", "Nakamura"), ("Samuel", "Brooks"),
 )  # fmt: skip
-# (name, code, system[, alternative code, alternative system])
+_DEPARTMENTS = ("Internal Medicine", "Family Medicine", "Cardiology", "Endocrinology",
+                "Gastroenterology", "Orthopedics", "Emergency Department")  # fmt: skip
 _ALLERGENS = (
     ("Penicillin G", "7980", "RXNORM"),
     ("Sulfamethoxazole", "10180", "RXNORM"),
     ("Aspirin", "1191", "RXNORM"),
     ("Codeine", "2670", "RXNORM"),
+    ("Metformin", "6809", "RXNORM"),
     ("Peanut (substance)", "762952008", "SNOMED"),
     ("Latex (substance)", "111088007", "SNOMED"),
     ("Bee venom (substance)", "288328004", "SNOMED"),
     ("Shellfish (substance)", "227037002", "SNOMED"),
 )
-_REACTIONS = ("Hives", "Rash", "Anaphylaxis", "Nausea", "Swelling", "Wheezing", "Itching")
-_PROBLEMS = (
-    ("Essential hypertension", "I10", "59621000"),
-    ("Type 2 diabetes mellitus without complications", "E11.9", "44054006"),
-    ("Hyperlipidemia, unspecified", "E78.5", "55822004"),
-    ("Asthma, unspecified, uncomplicated", "J45.909", "195967001"),
-    ("Major depressive disorder, single episode", "F32.9", "35489007"),
-    ("Gastro-esophageal reflux disease without esophagitis", "K21.9", "235595009"),
-    ("Hypothyroidism, unspecified", "E03.9", "40930008"),
-    ("Unilateral primary osteoarthritis of knee", "M17.9", "239873007"),
-    ("Migraine, unspecified, not intractable", "G43.909", "37796009"),
-    ("Obesity, unspecified", "E66.9", "414916001"),
-    ("Chronic kidney disease, stage 3 unspecified", "N18.30", "433144002"),
-)
-_MEDICATIONS = (
-    ("Lisinopril 10 MG Oral Tablet", "314076", "1 tablet by mouth daily", "oral"),
-    ("Metformin hydrochloride 500 MG Oral Tablet", "861007", "1 tablet twice daily", "oral"),
-    ("Atorvastatin 20 MG Oral Tablet", "617310", "1 tablet at bedtime", "oral"),
-    ("Levothyroxine Sodium 0.05 MG Oral Tablet", "966222", "1 tablet every morning", "oral"),
-    ("Amlodipine 5 MG Oral Tablet", "197361", "1 tablet by mouth daily", "oral"),
-    ("Omeprazole 20 MG Delayed Release Oral Capsule", "198053", "1 capsule daily", "oral"),
-    ("Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler", "745679", "2 puffs as needed",
-     "inhalation"),
-    ("Sertraline 50 MG Oral Tablet", "312940", "1 tablet by mouth daily", "oral"),
-    ("Ibuprofen 600 MG Oral Tablet", "197806", "1 tablet every 6 hours as needed", "oral"),
+# (name, SNOMED-CT)
+_REACTIONS = (
+    ("Hives", "247472004"), ("Rash", "271807003"), ("Anaphylaxis", "39579001"),
+    ("Nausea", "422587007"), ("Swelling", "65124004"), ("Wheezing", "56018004"),
 )  # fmt: skip
+# (name, RxNorm, productName, commonBrandName, form, strength, unit, route,
+#  (frequency number, unit), instructions)
+_MEDICATIONS = (
+    ("lisinopril (ZESTRIL) 10 MG tablet", "314076", "lisinopril", "ZESTRIL", "tablet", "10",
+     "mg", "enteral_oral", ("1", "day"), "Take 1 tablet by mouth daily."),
+    ("metformin (GLUCOPHAGE) 500 MG tablet", "861007", "metformin", "GLUCOPHAGE", "tablet",
+     "500", "mg", "enteral_oral", ("2", "day"), "Take 1 tablet by mouth twice daily."),
+    ("atorvastatin (LIPITOR) 20 MG tablet", "617310", "atorvastatin", "LIPITOR", "tablet",
+     "20", "mg", "enteral_oral", ("1", "day"), "Take 1 tablet by mouth at bedtime."),
+    ("levothyroxine (SYNTHROID) 50 MCG tablet", "966222", "levothyroxine", "SYNTHROID",
+     "tablet", "50", "mcg", "enteral_oral", ("1", "day"), "Take 1 tablet every morning."),
+    ("omeprazole (PRILOSEC) 20 MG capsule", "198053", "omeprazole", "PRILOSEC", "capsule",
+     "20", "mg", "enteral_oral", ("1", "day"), "Take 1 capsule by mouth daily."),
+    ("albuterol (PROVENTIL HFA) 90 MCG/ACT inhaler", "745679", "albuterol", "PROVENTIL HFA",
+     "puff", "90", "mcg", "respiratory_inhalation", ("1", "as-needed"),
+     "Inhale 2 puffs every 4 hours as needed."),
+    ("loratadine (CLARITIN) 10 MG tablet", "311372", "loratadine", "CLARITIN", "tablet",
+     "10", "mg", "enteral_oral", ("1", "as-needed"), "Take 1 tab by mouth as needed."),
+    ("sertraline (ZOLOFT) 50 MG tablet", "312940", "sertraline", "ZOLOFT", "tablet", "50",
+     "mg", "enteral_oral", ("1", "day"), "Take 1 tablet by mouth daily."),
+)  # fmt: skip
+_PHARMACIES = (("CVS Pharmacy #4321", "100 Market St"), ("Walgreens #1187", "55 Elm St"))
 _VACCINES = (
-    ("Influenza, seasonal, injectable, preservative free", "140"),
+    ("Influenza Vaccine, Quadrivalent, PF", "150"),
     ("COVID-19, mRNA, LNP-S, PF, 30 mcg/0.3 mL dose", "208"),
     ("Tdap", "115"),
     ("Pneumococcal conjugate PCV 13", "133"),
     ("Zoster vaccine recombinant", "187"),
     ("Hepatitis B, adult", "43"),
-    ("HPV, 9-valent", "165"),
-    ("MMR", "03"),
+    ("Tetanus+Dip ADULT (Td)", "09"),
 )
-# (name, LOINC, unit, low, high, decimals)
-_LABS = (
-    ("Hemoglobin A1c/Hemoglobin.total in Blood", "4548-4", "%", 4.0, 5.6, 1),
-    ("Glucose [Mass/volume] in Serum or Plasma", "2345-7", "mg/dL", 70, 99, 0),
-    ("Cholesterol [Mass/volume] in Serum or Plasma", "2093-3", "mg/dL", 125, 200, 0),
-    ("Cholesterol in LDL [Mass/volume] in Serum or Plasma by calculation", "13457-7", "mg/dL",
-     0, 100, 0),
-    ("Cholesterol in HDL [Mass/volume] in Serum or Plasma", "2085-9", "mg/dL", 40, 90, 0),
-    ("Triglyceride [Mass/volume] in Serum or Plasma", "2571-8", "mg/dL", 0, 150, 0),
-    ("Creatinine [Mass/volume] in Serum or Plasma", "2160-0", "mg/dL", 0.6, 1.3, 2),
-    ("Hemoglobin [Mass/volume] in Blood", "718-7", "g/dL", 12.0, 17.5, 1),
-    ("Thyrotropin [Units/volume] in Serum or Plasma", "3016-3", "mIU/L", 0.4, 4.0, 2),
-    ("Potassium [Moles/volume] in Serum or Plasma", "2823-3", "mmol/L", 3.5, 5.1, 1),
-    ("Leukocytes [#/volume] in Blood by Automated count", "6690-2", "10*3/uL", 4.5, 11.0, 1),
+# Analytes: (name, LOINC, unit, low, high, decimals)
+_ANALYTES = {
+    "a1c": ("Hemoglobin A1c", "4548-4", "%", 4.0, 5.6, 1),
+    "glucose": ("Glucose", "2345-7", "mg/dL", 70, 99, 0),
+    "bun": ("Urea Nitrogen (BUN)", "3094-0", "mg/dL", 7, 20, 0),
+    "creatinine": ("Creatinine", "2160-0", "mg/dL", 0.6, 1.3, 2),
+    "sodium": ("Sodium", "2951-2", "mmol/L", 135, 145, 0),
+    "potassium": ("Potassium", "2823-3", "mmol/L", 3.5, 5.1, 1),
+    "chloride": ("Chloride", "2075-0", "mmol/L", 98, 107, 0),
+    "co2": ("Carbon Dioxide", "2028-9", "mmol/L", 22, 29, 0),
+    "calcium": ("Calcium", "17861-6", "mg/dL", 8.6, 10.3, 1),
+    "protein": ("Protein Total, Serum", "2885-2", "g/dL", 5.7, 8.3, 1),
+    "albumin": ("Albumin", "1751-7", "g/dL", 3.5, 5.0, 1),
+    "alt": ("ALT (SGPT)", "1742-6", "U/L", 7, 56, 0),
+    "ast": ("AST (SGOT)", "1920-8", "U/L", 10, 40, 0),
+    "cholesterol": ("Cholesterol, Total", "2093-3", "mg/dL", 125, 200, 0),
+    "ldl": ("LDL Cholesterol Calc", "13457-7", "mg/dL", 0, 100, 0),
+    "hdl": ("HDL Cholesterol", "2085-9", "mg/dL", 40, 90, 0),
+    "triglycerides": ("Triglycerides", "2571-8", "mg/dL", 0, 150, 0),
+    "wbc": ("WBC", "6690-2", "10*3/uL", 4.5, 11.0, 1),
+    "rbc": ("RBC", "789-8", "10*6/uL", 4.2, 5.9, 2),
+    "hemoglobin": ("Hemoglobin", "718-7", "g/dL", 12.0, 17.5, 1),
+    "hematocrit": ("Hematocrit", "4544-3", "%", 36.0, 50.0, 1),
+    "platelets": ("Platelets", "777-3", "10*3/uL", 150, 400, 0),
+    "tsh": ("TSH", "3016-3", "mIU/L", 0.4, 4.0, 2),
+}
+# Panels: (name, LOINC, analytes); a result reports some or all of its analytes.
+_PANELS = (
+    ("COMPREHENSIVE METABOLIC PANEL", "24323-8", ("glucose", "bun", "creatinine", "sodium",
+     "potassium", "chloride", "co2", "calcium", "protein", "albumin", "alt", "ast")),
+    ("BASIC METABOLIC PANEL", "51990-0", ("glucose", "bun", "creatinine", "sodium",
+     "potassium", "chloride", "co2", "calcium")),
+    ("LIPID PANEL", "57698-3", ("cholesterol", "ldl", "hdl", "triglycerides")),
+    ("CBC W/O DIFFERENTIAL", "57021-8", ("wbc", "rbc", "hemoglobin", "hematocrit",
+     "platelets")),
+    ("LAB TOTAL PROTEIN+ALB", "2885-2", ("protein", "albumin")),
+    ("HEMOGLOBIN A1C", "4548-4", ("a1c",)),
+    ("TSH", "3016-3", ("tsh",)),
 )  # fmt: skip
+# (name, normalizedName, LOINC, unit, low, high, decimals)
 _VITALS = (
-    ("Body weight", "29463-7", "kg", 48.0, 125.0, 1),
-    ("Body height", "8302-2", "cm", 150.0, 195.0, 1),
-    ("Heart rate", "8867-4", "/min", 52, 100, 0),
-    ("Systolic blood pressure", "8480-6", "mm[Hg]", 100, 160, 0),
-    ("Diastolic blood pressure", "8462-4", "mm[Hg]", 60, 100, 0),
-    ("Body temperature", "8310-5", "Cel", 36.1, 37.9, 1),
-    ("Respiratory rate", "9279-1", "/min", 12, 20, 0),
-    ("Oxygen saturation in Arterial blood by Pulse oximetry", "59408-5", "%", 93, 100, 0),
-    ("Body mass index (BMI) [Ratio]", "39156-5", "kg/m2", 18.5, 38.0, 1),
+    ("Weight", "weight", "29463-7", "kg", 48.0, 125.0, 1),
+    ("Height", "height", "8302-2", "cm", 150.0, 195.0, 1),
+    ("Pulse", "heart_rate", "8867-4", "/min", 52, 100, 0),
+    ("BP Systolic", "systolic", "8480-6", "mm[Hg]", 100, 160, 0),
+    ("BP Diastolic", "diastolic", "8462-4", "mm[Hg]", 60, 100, 0),
+    ("Temperature", "temperature", "8310-5", "Cel", 36.1, 37.9, 1),
+    ("Respiratory Rate", "respiration_rate", "9279-1", "/min", 12, 20, 0),
+    ("SpO2", "oxygen_saturation", "59408-5", "%", 93, 100, 0),
+    ("BMI", "bmi", "39156-5", "kg/m2", 18.5, 38.0, 1),
 )
+# (name, SNOMED-CT, CPT-4)
 _PROCEDURES = (
     ("Colonoscopy", "73761001", "45378"),
-    ("Appendectomy", "80146002", "44950"),
+    ("TOTAL HIP ARTHROPLASTY", "52734007", "27130"),
     ("Extracapsular cataract extraction", "54885007", "66984"),
     ("Screening mammography", "24623002", "77067"),
     ("Electrocardiographic procedure", "29303009", "93000"),
+    ("ANESTHESIA BLOCK SPINAL", "231249005", "62282"),
     ("Laparoscopic cholecystectomy", "45595009", "47562"),
-    ("Removal of tooth", "55162003", "D7140"),
 )
-_ENCOUNTERS = (
-    ("Office Visit", "99213", "Office or other outpatient visit, established patient"),
-    ("Office Visit", "99214", "Office or other outpatient visit, established patient"),
-    ("Emergency", "99283", "Emergency department visit"),
-    ("Annual Physical", "99396", "Periodic preventive medicine, 40-64 years"),
-    ("Telehealth", "99442", "Telephone evaluation and management service"),
-)
+# (visitType, ActCode)
+_VISITS = (
+    ("Office Visit", "AMB"), ("Office Visit", "AMB"), ("Telemedicine", "VR"),
+    ("Hospital Encounter", "IMP"), ("Emergency", "EMER"), ("Annual Physical", "AMB"),
+)  # fmt: skip
 _FUNCTIONAL = (
-    ("Ambulates independently", "Independent"),
-    ("Activities of daily living", "Independent"),
-    ("Uses walker", "Requires assistance"),
-    ("Hearing", "Mild impairment"),
-    ("Cognitive function", "Alert and oriented"),
+    ("Ambulates independently", "165245003"),
+    ("Independent in activities of daily living", "371153006"),
+    ("Walks with walker", "1237004"),
+    ("Mild hearing loss", "425915003"),
+    ("Alert and oriented", "248234008"),
 )
+# (name, LOINC, values)
 _SOCIAL = (
-    ("Tobacco smoking status", "72166-2", ("Never smoker", "Former smoker", "Current smoker")),
-    ("Alcoholic drinks per drinking day", "11287-0", ("0", "1", "2", "3-4")),
-    ("History of Occupation", "11341-5", ("Teacher", "Retired", "Engineer", "Nurse")),
-    ("Exercise activity", "73985-4", ("None", "1-2 days/week", "3-5 days/week")),
+    ("Smoking Status", "72166-2", ("Never smoker", "Former smoker", "Current every day smoker")),
+    ("Alcohol use", "11331-6", ("No alcohol use", "Social drinker")),
+    ("Occupation", "11341-5", ("Teacher", "Retired", "Engineer", "Nurse")),
 )
 _INSTRUCTIONS = (
-    "Low sodium diet education provided.",
-    "Take medications with food.",
-    "Monitor blood glucose before breakfast and report values above 180 mg/dL.",
-    "Return to clinic if symptoms worsen.",
-    "Walk 30 minutes daily as tolerated.",
+    ("patient instructions", "Low sodium diet education provided."),
+    ("discharge instructions", "Return to clinic if symptoms worsen."),
+    ("patient instructions", "Monitor blood glucose before breakfast; report values over 180."),
+    ("medication instructions", "Take medications with food."),
 )
+# (name, specialty, type)
 _PLANS = (
-    ("Follow up with cardiology in 3 months", "referral"),
-    ("Repeat hemoglobin A1c in 3 months", "lab order"),
-    ("Schedule screening colonoscopy", "procedure"),
-    ("Annual diabetic eye exam", "referral"),
-    ("Physical therapy twice weekly for 6 weeks", "therapy"),
+    ("Colonoscopy", "Gastroenterology", "Appointment"),
+    ("Cardiology follow-up", "Cardiology", "Appointment"),
+    ("Hemoglobin A1c", "Endocrinology", "Lab"),
+    ("Diabetic eye exam", "Ophthalmology", "Referral"),
+    ("Physical therapy", "Physical Therapy", "Procedure"),
 )
 _NARRATIVES = (
-    ("Assessment and Plan", "51847-2", "Stable. Continue current regimen; recheck labs."),
-    ("History of Present Illness", "10164-2", "Patient reports intermittent headaches."),
-    ("Chief Complaint", "10154-3", "Follow-up of chronic conditions."),
-    ("Review of Systems", "10187-3", "Negative except as noted in HPI."),
+    ("Assessment and Plan", "Stable. Continue current regimen; recheck labs in 3 months."),
+    ("History of Present Illness", "Patient reports intermittent headaches for two weeks."),
+    ("Reason for Visit", "Follow-up of chronic conditions."),
+    ("Review of Systems", "Negative except as noted in HPI."),
 )
-_REPORTS = (
-    ("Discharge Summary", "18842-5", "pdf", "application/pdf"),
-    ("Laboratory Report", "11502-2", "pdf", "application/pdf"),
-    ("Continuity of Care Document", "34133-9", "ccd", "application/xml"),
-    ("Radiology Report", "18748-4", "pdf", "application/pdf"),
-)
-_ACTIVITY_TYPES = ("walking", "running", "cycling", "swimming", "workout", "hiking")
+_ORG_NAMES = ("Genesis Health System", "Bay Area Lab Services", "Valley Imaging Center",
+              "Community Pharmacy Network", "Northside Family Practice")  # fmt: skip
+_REPORT_CODES = ("unity", "healthcheck", "highlights", "ccdraw", "apidata", "timeline")
+_ACTIVITY_TYPES = ("walking", "running", "cycling", "swimming", "workout", "hiking", "unknown")
+_PLACES = ("Home", "Work", "Gym", "Park", "Grocery Store", "Cafe")
+_TIME_ZONES = (("-08:00", "America/Los_Angeles"), ("-07:00", "America/Denver"),
+               ("-05:00", "America/New_York"))  # fmt: skip
 _READING_UNITS = {
     "heart_rate": ("bpm", 52, 120, 0),
     "blood_glucose": ("mg/dL", 70, 190, 0),
-    "blood_oxygen": ("%", 92, 100, 0),
+    "blood_oxygen": ("SpO2", 92, 100, 0),
     "bmi": ("kg/m2", 18.5, 36.0, 1),
-    "body_fat": ("%", 12.0, 38.0, 1),
-    "height": ("cm", 150.0, 195.0, 1),
+    "body_fat": ("percent", 12.0, 38.0, 1),
+    "height": ("mm", 1500, 1950, 0),
     "weight": ("kg", 48.0, 125.0, 1),
 }
 
 
 def _iso(ms: int) -> str:
-    d = _EPOCH + timedelta(milliseconds=ms)
-    return (
-        f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:"
-        f"{d.second:02d}.{d.microsecond // 1000:03d}Z"
-    )
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
 def _day(ms: int) -> str:
     return _iso(ms)[:10]
 
 
-def _code(name: str, code: str, system: str) -> dict[str, str]:
+def _js_date(ms: int) -> str:
+    """A time as JavaScript's Date.toString() writes it, as older Human API data has."""
+    local = (_EPOCH + timedelta(milliseconds=ms)).astimezone(_PDT)
+    return local.strftime("%a %b %d %Y %H:%M:%S GMT-0700 (PDT)")
+
+
+def _source_hex(slug: str) -> str:
+    return hashlib.sha256(slug.encode()).hexdigest()[:24]
+
+
+def _code(name: str, code: str, system: str, *, inferred: bool | None = False) -> dict[str, Any]:
     oid, system_name = _SYSTEMS[system]
-    return {"name": name, "code": code, "codeSystem": oid, "codeSystemName": system_name}
+    found: dict[str, Any] = {
+        "name": name,
+        "code": code,
+        "codeSystem": oid,
+        "codeSystemName": system_name,
+    }
+    if inferred is not None:
+        found["inferred"] = inferred
+    return found
+
+
+def _rid(record: dict[str, Any]) -> str:
+    """A record's key in the sandbox: its id, or (a profile has none) its humanId."""
+    return str(record.get("id") or record["humanId"])
 
 
 def _error(status: int, code: str, message: str) -> Response:
@@ -405,6 +527,25 @@ class _User:
     def human_id(self) -> str:
         return str(self.admin["humanId"])
 
+    @property
+    def full_name(self) -> str:
+        return f"{self.admin['firstName']} {self.admin['lastName']}"
+
+
+def _sync_status(source: dict[str, Any], status: str, synched: str) -> dict[str, Any]:
+    """A source's ``syncStatus`` after a sync at ``synched``: medical ``ok`` has details."""
+    found: dict[str, Any] = {"status": status}
+    if status == "ok" and "organization" in source:
+        found["details"] = "ok"
+    found["synchedAt"] = synched
+    found["newestDate"] = synched
+    if "organization" not in source:
+        found["lastNotificationDate"] = synched[:-4] + "000Z"  # whole seconds, as sent
+    return found
+
+
+Fields = dict[str, Any]
+
 
 class _Generator:
     """Builds realistic records from one seeded random generator."""
@@ -412,7 +553,8 @@ class _Generator:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.oldest: dict[str, int] = {}  # source id -> historySync.oldestDate in ms
-        self.medical: dict[str, Callable[[int], tuple[dict[str, Any], list[dict[str, str]]]]] = {
+        self._rare: dict[str, int] = {}
+        self.medical: dict[str, Callable[[_User, int], Fields]] = {
             "allergies": self._allergy,
             "encounters": self._encounter,
             "functional_statuses": self._functional,
@@ -428,10 +570,24 @@ class _Generator:
             "test_results": self._test_result,
             "vitals": self._vital,
             "reports": self._report,
+            "demographics": self._demographics,
         }
 
     def hex24(self) -> str:
         return f"{self.rng.getrandbits(96):024x}"
+
+    def chance(self, rate: float) -> bool:
+        return self.rng.random() < rate
+
+    def rare(self, field_name: str, every: int) -> bool:
+        """True on every ``every``-th call for a field, the first included.
+
+        Rare fields come at their rate yet show up in even a small sandbox, whose
+        every declared field a test run must see.
+        """
+        seen = self._rare.get(field_name, 0)
+        self._rare[field_name] = seen + 1
+        return seen % every == 0
 
     def _measure(self, low: float, high: float, decimals: int) -> float | int:
         # Mostly in range, sometimes a little outside it, as real results are.
@@ -441,314 +597,602 @@ class _Generator:
     def user(self, index: int, created: int) -> _User:
         rng = self.rng
         gender = rng.choice(("female", "male"))
-        first, last = rng.choice(_FIRST_NAMES[gender]), rng.choice(_LAST_NAMES)
-        birth = datetime(1940, 1, 1) + timedelta(days=rng.randrange(0, 62 * 365))
+        first, last = rng.choice(vocabulary.FIRST_NAMES[gender]), rng.choice(vocabulary.LAST_NAMES)
+        birth = datetime(1940, 1, 1, tzinfo=UTC) + timedelta(days=rng.randrange(0, 62 * 365))
         email = f"{first}.{last}".lower().replace("'", "") + f"{rng.randrange(1, 99)}@example.com"
-        admin = {
-            "humanId": self.hex24(),
+        admin: dict[str, Any] = {
+            "humanId": f"{rng.getrandbits(128):032x}",
             "clientUserId": f"patient-{index + 1:05d}",
             "clientUserEmail": email,
             "firstName": first,
             "lastName": last,
-            "dateOfBirth": birth.strftime("%Y-%m-%d"),
+            "dateOfBirth": birth.strftime("%Y-%m-%dT00:00:00.000Z"),
             "status": "active",
             "createdAt": _iso(created),
             "updatedAt": _iso(created),
         }
+        if self.chance(0.4):
+            admin["suggestedSources"] = [rng.choice(vocabulary.MEDICAL_SOURCES)[1]]
+        if self.rare("orders", 20):  # apps that order records retrieval
+            order_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+            admin["orders"] = [
+                {
+                    "orderId": str(order_id),
+                    "orderType": "default",
+                    "orderStatus": rng.choice(("Completed", "Pended")),
+                    "reportsAvailable": True,
+                    "dataAvailable": True,
+                }
+            ]
         return _User(admin, self.hex24(), gender)
+
+    def invited(self, user: _User) -> None:
+        """A user who was invited and has connected nothing yet."""
+        user.admin["status"] = "Invited"
+        user.admin["inviteLink"] = f"https://connect.humanapi.co/invite/{self.hex24()}"
 
     def source(self, slug: str, connected: int, synched: int) -> dict[str, Any]:
         rng = self.rng
-        medical = next((s for s in _MEDICAL_SOURCES if s[0] == slug), None)
+        medical = next((s for s in vocabulary.MEDICAL_SOURCES if s[0] == slug), None)
         oldest = connected - rng.randrange(365, 8 * 365) * _DAY_MS
-        source: dict[str, Any] = {
-            "id": self.hex24(),
-            "source": slug,
-            "sourceName": medical[1] if medical else _WELLNESS_SOURCES[slug][0],
-            "connectedSince": _iso(connected),
-        }
+        source: dict[str, Any] = {"id": self.hex24()}
         if medical:
-            org_id = self.hex24()
-            source["organization"] = {
-                "id": org_id,
-                "name": medical[2],
-                "href": f"https://api.humanapi.co/v1/human/medical/organizations/{org_id}",
-            }
+            source_id = _source_hex(slug)
+            source.update(
+                source=source_id,
+                sourceName=medical[1],
+                supportedDataTypes=[],
+                devices=[source_id],
+                connectedSince=_iso(connected),
+                historySync={"status": "completed", "oldestDate": _iso(oldest)},
+                organization={
+                    "id": source_id,
+                    "name": medical[2],
+                    "href": f"/medical/organizations/{source_id}",
+                },
+                resync={"active": False},
+                expectedSyncDuration=None if self.chance(0.2) else rng.choice((5, 10, 15, 30)),
+            )
+        else:
+            name, tables, devices = _WELLNESS_SOURCES[slug]
+            source.update(
+                source=slug,
+                sourceName=name,
+                supportedDataTypes=[_TYPE_NAMES[table] for table in tables],
+                devices=list(devices),
+                connectedSince=_iso(connected),
+                historySync={"status": "completed", "oldestDate": _iso(oldest)},
+            )
+            if self.rare("sources.externalId", 20):  # only in the C# model of an older reference
+                source.update(externalId=self.hex24(), timeZone=rng.choice(_TIME_ZONES)[1])
         self.oldest[source["id"]] = oldest
-        source["historySync"] = {"status": "completed", "oldestDate": _iso(oldest)}
-        source["resync"] = {"active": False}
-        source["syncStatus"] = {"status": "ok", "synchedAt": _iso(synched)}
+        source["syncStatus"] = _sync_status(source, "ok", _iso(synched))
         return source
 
     def medical_record(
-        self, table: str, source: dict[str, Any], created: int, updated: int
+        self, table: str, user: _User, source: dict[str, Any], created: int, updated: int
     ) -> dict[str, Any]:
         when = self.rng.randrange(self.oldest[source["id"]], created)
-        fields, codes = self.medical[table](when)
-        return {
-            "id": self.hex24(),
-            **fields,
-            "codes": codes,
-            "organization": source["organization"],
-            "source": source["id"],
-            "sourceData": {"portal": source["source"], "documentId": self.hex24()},
-            "createdAt": _iso(created),
-            "updatedAt": _iso(updated),
-        }
-
-    def demographics(
-        self, user: _User, source: dict[str, Any], created: int, updated: int
-    ) -> dict[str, Any]:
-        rng, admin = self.rng, user.admin
-        city, state, zip_prefix = rng.choice(_CITIES)
-        return {
-            "id": self.hex24(),
-            "firstName": admin["firstName"],
-            "lastName": admin["lastName"],
-            "dob": admin["dateOfBirth"],
-            "gender": user.gender,
-            "race": rng.choice(("White", "Black or African American", "Asian", "Other")),
-            "ethnicity": rng.choice(("Not Hispanic or Latino", "Hispanic or Latino")),
-            "language": rng.choice(("English", "English", "Spanish", "Chinese")),
-            "maritalStatus": rng.choice(("Married", "Single", "Divorced", "Widowed")),
-            "addresses": [
-                {
-                    "line": [f"{rng.randint(10, 9999)} {rng.choice(_STREETS)}"],
-                    "city": city,
-                    "state": state,
-                    "postalCode": f"{zip_prefix}{rng.randrange(0, 100):02d}",
-                }
-            ],
-            "phones": [{"type": "mobile", "number": f"+1 415 555 {rng.randrange(0, 10000):04d}"}],
-            "emails": [admin["clientUserEmail"]],
-            "codes": [],
-            "organization": source["organization"],
-            "source": source["id"],
-            "sourceData": {"portal": source["source"]},
-            "createdAt": _iso(created),
-            "updatedAt": _iso(updated),
-        }
+        record: dict[str, Any] = {"id": self.hex24()}
+        if table not in _NO_SOURCE:
+            record["source"] = source["source"]
+        record["createdAt"] = _iso(created)
+        record["updatedAt"] = _iso(updated)
+        record.update(self.medical[table](user, when))
+        if table not in ("organizations", "reports"):
+            record["organization"] = dict(source["organization"])
+        return record
 
     def wellness_record(
         self, table: str, user: _User, source: dict[str, Any], created: int, updated: int
     ) -> dict[str, Any]:
         rng = self.rng
         start = created - rng.randrange(0, 2 * _DAY_MS)
+        record: dict[str, Any] = {"id": self.hex24(), "userId": user.user_id}
         if table == "activities":
-            fields = self._activity(start)
+            record.update(self._activity(start))
         elif table == "sleeps":
-            fields = self._sleep(start)
+            record.update(self._sleep(start))
         elif table == "locations":
-            fields = {
-                "latitude": round(rng.uniform(25.0, 48.0), 6),
-                "longitude": round(rng.uniform(-123.0, -71.0), 6),
-                "startTime": _iso(start),
-                "endTime": _iso(start + rng.randrange(60_000, 4 * 3_600_000)),
-            }
+            record.update(self._location(start))
         else:
-            fields = self._reading(table.removesuffix("_readings"), start)
-        return {
-            "id": self.hex24(),
-            "userId": user.user_id,
-            "humanId": user.human_id,
-            **fields,
-            "source": source["source"],
-            "sourceData": {"deviceId": source["id"][:12]},
-            "createdAt": _iso(created),
-            "updatedAt": _iso(updated),
-        }
+            record.update(self._reading(table.removesuffix("_readings"), start))
+        record["source"] = source["source"]
+        if table != "locations":  # wire: locations come without sourceData
+            record.setdefault("sourceData", {})
+        record.update(createdAt=_iso(created), updatedAt=_iso(updated), humanId=user.human_id)
+        return record
 
-    def profile(
-        self, user: _User, source: dict[str, Any], created: int, updated: int
-    ) -> dict[str, Any]:
+    def profile(self, user: _User, created: int, updated: int) -> dict[str, Any]:
         return {
-            "id": self.hex24(),
             "userId": user.user_id,
-            "humanId": user.human_id,
+            "createdAt": _iso(created),
             "email": user.admin["clientUserEmail"],
-            "firstName": user.admin["firstName"],
-            "lastName": user.admin["lastName"],
-            "source": source["source"],
-            "sourceData": {},
-            "createdAt": _iso(created),
+            "defaultTimeZone": {"name": self.rng.choice(_TIME_ZONES)[1]},
+            "humanId": user.human_id,
             "updatedAt": _iso(updated),
         }
 
-    # -- type-specific fields -----------------------------------------------------------
+    # -- shared pieces ------------------------------------------------------------------
 
-    def _allergy(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    def _patient(self, user: _User) -> dict[str, str]:
+        # The 2020 recording sends an empty name; documentation samples a full one.
+        return {"name": "" if self.chance(0.2) else user.full_name}
+
+    def _ccd(self, rate: float) -> Fields:
+        if not self.chance(rate):
+            return {}
+        ccd_id = self.hex24()
+        return {"ccd": {"id": ccd_id, "href": f"/medical/ccds/{ccd_id}"}}
+
+    def _clinician(self) -> str:
+        given, family = self.rng.choice(_CLINICIANS)
+        return f"{given} {family}, MD"
+
+    def _address(self) -> dict[str, Any]:
         rng = self.rng
-        name, code, system = rng.choice(_ALLERGENS)
-        fields = {
-            "name": name.removesuffix(" (substance)"),
-            "reaction": rng.choice(_REACTIONS),
-            "severity": rng.choice(("mild", "moderate", "severe")),
-            "status": rng.choice(("active", "active", "inactive")),
-            "dateTime": _iso(when),
+        city, state, zip_prefix = rng.choice(vocabulary.CITIES)
+        return {
+            "street": [f"{rng.randint(10, 9999)} {rng.choice(vocabulary.STREETS)}"],
+            "city": city,
+            "state": state,
+            "zip": f"{zip_prefix}{rng.randrange(0, 100):02d}",
+            "country": "US",
         }
-        return fields, [_code(name, code, system)]
 
-    def _issue(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        name, icd, snomed = self.rng.choice(_PROBLEMS)
-        fields = {
-            "name": name,
-            "onset": _day(when),
-            "status": self.rng.choice(("active", "active", "resolved", "inactive")),
-        }
-        return fields, [_code(name, icd, "ICD10"), _code(name, snomed, "SNOMED")]
+    def _one_line_address(self) -> str:
+        address = self._address()
+        return f"{address['street'][0]}, {address['city']}, {address['state']}, {address['zip']}"
 
-    def _medication(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        rng = self.rng
-        name, rxcui, dosage, route = rng.choice(_MEDICATIONS)
-        status = rng.choice(("active", "active", "completed", "discontinued"))
-        fields = {
-            "name": name,
-            "dosage": dosage,
-            "route": route,
-            "status": status,
-            "startedAt": _iso(when),
-            "stoppedAt": None
-            if status == "active"
-            else _iso(when + rng.randrange(7, 400) * _DAY_MS),
-            "prescriber": rng.choice(_CLINICIANS),
-        }
-        return fields, [_code(name, rxcui, "RXNORM")]
+    def _phone(self) -> str:
+        return f"({self.rng.randint(201, 989)}) 555-{self.rng.randrange(0, 10000):04d}"
 
-    def _immunization(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        name, cvx = self.rng.choice(_VACCINES)
-        fields = {"name": name, "dateTime": _iso(when), "route": "intramuscular"}
-        return fields, [_code(name, cvx, "CVX")]
-
-    def _test_result(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        name, loinc, unit, low, high, decimals = self.rng.choice(_LABS)
+    def _value(self, low: float, high: float, decimals: int) -> str:
         value = self._measure(low, high, decimals)
-        fields = {
-            "name": name,
-            "value": str(value),
-            "unit": unit,
-            "referenceRange": f"{low}-{high}",
-            "interpretation": "Normal" if low <= value <= high else "Abnormal",
-            "dateTime": _iso(when),
-        }
-        return fields, [_code(name, loinc, "LOINC")]
+        return f"{value:.{decimals}f}"
 
-    def _vital(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        name, loinc, unit, low, high, decimals = self.rng.choice(_VITALS)
-        fields = {
-            "name": name,
-            "value": str(self._measure(low, high, decimals)),
-            "unit": unit,
-            "dateTime": _iso(when),
-        }
-        return fields, [_code(name, loinc, "LOINC")]
+    # -- medical types ------------------------------------------------------------------
 
-    def _encounter(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        kind, cpt, label = self.rng.choice(_ENCOUNTERS)
-        fields = {
-            "dateTime": _iso(when),
-            "endDateTime": _iso(when + self.rng.randrange(15, 240) * 60_000),
-            "type": kind,
-            "provider": {"name": self.rng.choice(_CLINICIANS), "role": "attending"},
-        }
-        return fields, [_code(label, cpt, "CPT")]
-
-    def _procedure(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        name, snomed, cpt = self.rng.choice(_PROCEDURES)
-        fields = {"name": name, "dateTime": _iso(when), "performer": self.rng.choice(_CLINICIANS)}
-        return fields, [_code(name, snomed, "SNOMED"), _code(name, cpt, "CPT")]
-
-    def _functional(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        name, value = self.rng.choice(_FUNCTIONAL)
-        fields = {"name": name, "value": value, "dateTime": _iso(when)}
-        return fields, [_code("Functional status assessment note", "47420-5", "LOINC")]
-
-    def _social(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        name, loinc, values = self.rng.choice(_SOCIAL)
-        fields = {"name": name, "value": self.rng.choice(values), "startDate": _day(when)}
-        return fields, [_code(name, loinc, "LOINC")]
-
-    def _instruction(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        text = self.rng.choice(_INSTRUCTIONS)
-        fields = {"name": "Patient instructions", "text": text, "dateTime": _iso(when)}
-        return fields, [_code("Instructions", "69730-0", "LOINC")]
-
-    def _plan(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        name, kind = self.rng.choice(_PLANS)
-        fields = {
-            "name": name,
-            "type": kind,
-            "status": self.rng.choice(("planned", "active", "completed")),
-            "dateTime": _iso(when),
-        }
-        return fields, [_code("Plan of care note", "18776-5", "LOINC")]
-
-    def _narrative(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        name, loinc, text = self.rng.choice(_NARRATIVES)
-        fields = {"name": name, "text": text, "dateTime": _iso(when)}
-        return fields, [_code(name, loinc, "LOINC")]
-
-    def _organization(self, _when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    def _allergy(self, user: _User, when: int) -> Fields:
         rng = self.rng
-        _, _, name, city, state = rng.choice(_MEDICAL_SOURCES)
+        allergen, code, system = rng.choice(_ALLERGENS)
+        name = allergen.removesuffix(" (substance)")
+        fields: Fields = {"name": name, "patient": self._patient(user)}
+        fields["codes"] = [_code(name, code, system)]
+        if self.chance(0.8):
+            fields["status"] = rng.choice(("Active", "Active", "Inactive"))
+        fields["allergen"] = {"name": name, "codes": [_code(allergen, code, system, inferred=None)]}
+        reactions = []
+        for reaction, snomed in rng.sample(_REACTIONS, rng.choice((0, 1, 1, 1, 2))):
+            kind: Fields = {"codes": []}  # as recorded: a reaction type without a name
+            if self.chance(0.3):
+                allergic = _code("Allergic reaction", "419076005", "SNOMED")
+                kind = {"name": "Allergic reaction", "codes": [allergic]}
+            codes = [_code(reaction, snomed, "SNOMED")]
+            reactions.append({"name": reaction, "reactionType": kind, "codes": codes})
+        fields["reactionsFull"] = reactions
+        if self.chance(0.6):
+            fields["dateRange"] = {"start": _iso(when)}
+            if self.chance(0.1):
+                fields["dateRange"]["end"] = _iso(when + self.rng.randrange(30, 900) * _DAY_MS)
+        if self.chance(0.33):
+            fields["severity"] = rng.choice(("unknown", "mild", "moderate", "severe"))
+        return fields | self._ccd(0.1)
+
+    def _demographics(self, user: _User, when: int) -> Fields:
+        rng, admin = self.rng, user.admin
+        birth = admin["dateOfBirth"]
+        married = rng.choice(("married", "single", "divorced", "widowed"))
+        fields: Fields = {
+            "address": self._address(),
+            **self._ccd(0.7),
+            "dob": f"{birth[5:7]}/{birth[8:10]}/{birth[:4]}",
+            "dobDateTime": birth,
+            "gender": user.gender,
+            "genderCodes": [
+                {
+                    "code": "703118005" if user.gender == "female" else "703117000",
+                    "codeSystemName": "SNOMED-CT",
+                    "inferred": True,
+                }
+            ],
+            "language": rng.choice(("eng", "eng", "eng", "spa", "zho")),
+            "languageCodes": [],
+            "maritalStatus": married,
+            "maritalStatusCodes": [
+                {"code": married[0].upper(), "codeSystemName": "MaritalStatus", "inferred": True}
+            ],
+            "name": {"family": admin["lastName"], "given": [admin["firstName"]]},
+            "provider": {"address": self._address(), "organization": rng.choice(_ORG_NAMES)},
+            "raceCodes": [],
+            "ethnicityCodes": [],
+        }
+        if self.chance(0.3):
+            fields["name"]["given"].append(rng.choice("ABCDEJKLMRS"))
+        if self.chance(0.5):
+            fields["provider"]["phone"] = self._phone()
+        if self.chance(0.7):
+            fields["ethnicity"] = rng.choice(("Not Hispanic or Latino", "Hispanic or Latino"))
+        if self.chance(0.6):
+            fields["race"] = rng.choice(("White", "Black or African American", "Asian", "Other"))
+        return fields
+
+    def _encounter(self, user: _User, when: int) -> Fields:
+        rng = self.rng
+        visit, act = rng.choice(_VISITS)
+        given, family = rng.choice(_CLINICIANS)
+        problems = rng.sample(vocabulary.PROBLEMS, rng.choice((0, 1, 1, 2, 3)))
+        fields: Fields = {
+            "dateTime": _iso(when),
+            "codes": [_code(visit, act, "ACT")],
+            "diagnoses": [{"name": p[0]} for p in problems],
+            "medications": [
+                self._encounter_medication(when) for _ in range(rng.choice((0, 0, 1, 2)))
+            ],
+            "orders": [self._order(when) for _ in range(rng.choice((0, 0, 1, 1, 2, 3)))],
+            "patient": self._patient(user),
+            "patientInstruction": "" if self.chance(0.7) else rng.choice(_INSTRUCTIONS)[1],
+            "plansOfCare": [],
+            "problems": [],
+            "provider": {
+                "name": f"{given} {family}",
+                "departmentName": rng.choice(_DEPARTMENTS),
+                "address": self._one_line_address(),
+            },
+            "reasons": [p[0] for p in problems[:1]],
+            "testResults": [],
+            "visitType": visit,
+            "vitalSigns": [],
+        }
+        if self.rare("encounters.followUpInstructions", 20):
+            fields["followUpInstructions"] = "Follow up in 3 months."
+        if self.rare("encounters.vitals", 33):
+            fields["vitals"] = {}  # v1 doc: an Object whose fields it does not name
+        return fields | self._ccd(0.8)
+
+    def _encounter_medication(self, when: int) -> Fields:
+        med = self.rng.choice(_MEDICATIONS)
+        found: Fields = {
+            "instructions": med[9],
+            "name": med[0],
+            "productName": med[2],
+            "dosageInfo": f"{med[5]} {med[6].upper()} {med[4]}",
+            "startDate": _iso(when - 30 * _DAY_MS),
+            "codes": [_code(med[0], med[1], "RXNORM", inferred=None)],
+        }
+        if self.chance(0.3):
+            found["endDate"] = _iso(when + 90 * _DAY_MS)
+        return found
+
+    def _order(self, when: int) -> Fields:
+        rng = self.rng
+        if self.chance(0.5):
+            name, _snomed, cpt = rng.choice(_PROCEDURES)
+            kind = "Procedures"
+        else:
+            name, cpt = rng.choice(_PANELS)[:2]
+            kind = "Lab"
+        return {
+            "name": name,
+            "codeType": _SYSTEMS["CPT"][0],
+            "expectedDate": _iso(when + rng.randrange(1, 60) * _DAY_MS),
+            "procedureCode": cpt,
+            "type": kind,
+            "codes": [_code(name, cpt, "CPT", inferred=None)],
+        }
+
+    def _functional(self, user: _User, when: int) -> Fields:
+        name, snomed = self.rng.choice(_FUNCTIONAL)
+        fields = {"name": name, "dateTime": _iso(when), "codes": [_code(name, snomed, "SNOMED")]}
+        return fields | self._ccd(0.5)
+
+    def _immunization(self, user: _User, when: int) -> Fields:
+        name, cvx = self.rng.choice(_VACCINES)
+        dates = [_iso(when)]
+        if self.chance(0.15):
+            dates.append(_iso(when + self.rng.randrange(21, 60) * _DAY_MS))
         fields = {
             "name": name,
-            "address": {
-                "line": [f"{rng.randint(100, 4999)} {rng.choice(_STREETS)}"],
-                "city": city,
-                "state": state,
-            },
-            "phone": f"+1 800 555 {rng.randrange(0, 10000):04d}",
+            "dates": dates,
+            "patient": self._patient(user),
+            "codes": [_code(name, cvx, "CVX")],
         }
-        return fields, []
+        return fields | self._ccd(0.3)
 
-    def _report(self, when: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        name, loinc, kind, content_type = self.rng.choice(_REPORTS)
-        fields = {"name": name, "type": kind, "contentType": content_type, "dateTime": _iso(when)}
-        return fields, [_code(name, loinc, "LOINC")]
+    def _instruction(self, user: _User, when: int) -> Fields:
+        name, text = self.rng.choice(_INSTRUCTIONS)
+        code = _code("Instructions", "69730-0", "LOINC")
+        fields = {"name": name, "text": text, "dateTime": _iso(when), "codes": [code]}
+        return fields | self._ccd(0.5)
 
-    def _activity(self, start: int) -> dict[str, Any]:
+    def _issue(self, user: _User, when: int) -> Fields:
+        name, icd, snomed = self.rng.choice(vocabulary.PROBLEMS)
+        codes = [_code(name, icd, "ICD10")]
+        if self.chance(0.5):
+            codes.append(_code(name, snomed, "SNOMED", inferred=True))
+        fields: Fields = {"codes": codes, "name": name, "patient": self._patient(user)}
+        if self.chance(0.25):
+            fields["dateTime"] = _iso(when)
+        if self.chance(0.25):
+            fields["status"] = self.rng.choice(("Active", "Active", "Resolved"))
+        return fields | self._ccd(0.65)
+
+    def _medication(self, user: _User, when: int) -> Fields:
+        rng = self.rng
+        name, rxcui, product, brand, form, strength, unit, route, freq, how = rng.choice(
+            _MEDICATIONS
+        )
+        status = rng.choice(("Active", "Active", "Active", "Completed", "Discontinued"))
+        fields: Fields = {"name": name, "instructions": how, "productName": product}
+        fields["dosageInfo"] = f"{strength} {unit.upper()} {form}"
+        fields["provider"] = self._clinician()
+        fields["status"] = status
+        fields["startDate"] = _iso(when)
+        if status != "Active" or self.chance(0.3):
+            fields["endDate"] = _iso(when + rng.randrange(7, 400) * _DAY_MS)
+        if self.chance(0.8):
+            fields["details"] = {
+                "dosage": {"form": form, "value": "1"},
+                "frequency": {"number": freq[0], "unit": freq[1]},
+                "route": route,
+                "strength": {"number": strength, "unit": unit},
+            }
+        if self.chance(0.4):
+            fields["commonBrandName"] = brand
+        if self.chance(0.5):
+            fields["ndcCode"] = f"{rng.randrange(10000):04d}-{rng.randrange(10000):04d}-01"
+            fields["genericProductIndicator"] = f"{rng.getrandbits(46):014d}"[:14]
+        if self.chance(0.6):
+            fields["providerID"] = str(rng.randrange(10000, 99999))
+        if self.chance(0.3):
+            total = rng.choice((0, 1, 3, 5, 11))
+            fields["refillsTotal"] = str(total * 30 if self.chance(0.2) else total)
+            fields["refillsRemaining"] = rng.randint(0, total)
+        if self.rare("medications.expiration", 10):
+            fields["expiration"] = _iso(when + 365 * _DAY_MS)
+        if self.rare("medications.pharmacy", 20):
+            pharmacy, street = rng.choice(_PHARMACIES)
+            fields["pharmacy"] = {
+                "iD": str(rng.randrange(1000, 9999)),
+                "name": pharmacy,
+                "address": street,
+                "phone": self._phone(),
+                "hours": "Mon-Fri 9am-9pm",
+            }
+        fields["patient"] = self._patient(user)
+        fields["codes"] = [_code(name, rxcui, "RXNORM")]
+        return fields | self._ccd(0.7)
+
+    def _narrative(self, user: _User, when: int) -> Fields:
+        rng = self.rng
+        entries = [
+            {"text": text, "title": title, "templateIds": []}
+            for title, text in rng.sample(_NARRATIVES, rng.randint(1, 3))
+        ]
+        fields: Fields = {
+            "dateTime": _js_date(when) if self.chance(0.05) else _iso(when),
+            "author": self._clinician(),
+            "entries": entries,
+        }
+        return fields | self._ccd(0.8)
+
+    def _organization(self, user: _User, when: int) -> Fields:
+        name = self.rng.choice(_ORG_NAMES)
+        return {"name": name, "imageUrl": name.split()[0] + ".PNG"}
+
+    def _plan(self, user: _User, when: int) -> Fields:
+        rng = self.rng
+        name, specialty, kind = rng.choice(_PLANS)
+        given, family = rng.choice(_CLINICIANS)
+        return {
+            "name": name,
+            "text": kind,
+            "date": _iso(when + rng.randrange(7, 200) * _DAY_MS),
+            "codes": [{"name": "encounter", "inferred": False}],
+            "type": kind,
+            "provider": {
+                "name": {"given": [given], "family": family},
+                "departmentName": rng.choice(_DEPARTMENTS),
+                "address": self._one_line_address(),
+            },
+            "specialty": specialty,
+        } | self._ccd(0.3)
+
+    def _procedure(self, user: _User, when: int) -> Fields:
+        name, snomed, cpt = self.rng.choice(_PROCEDURES)
+        performer: Fields = {"phone": self._phone(), "address": self._one_line_address()}
+        if self.chance(0.4):
+            performer["organizationName"] = self.rng.choice(_ORG_NAMES)
+        codes = [_code(name, cpt, "CPT")]
+        if self.chance(0.4):
+            codes.append(_code(name, snomed, "SNOMED", inferred=True))
+        fields = {
+            "name": name,
+            "dateTime": _iso(when),
+            "performer": performer,
+            "codes": codes,
+            "specimenCodes": [],
+            "deviceCodes": [],
+        }
+        return fields | self._ccd(0.9)
+
+    def _social(self, user: _User, when: int) -> Fields:
+        rng = self.rng
+        entries = []
+        for name, loinc, values in rng.sample(_SOCIAL, rng.randint(1, 3)):
+            code = {"name": name, "code": loinc, "codeSystemName": "LOINC"}
+            entries.append({"dateTime": _iso(when), "name": rng.choice(values), "codes": [code]})
+        return {"entries": entries} | self._ccd(0.5)
+
+    def _test_result(self, user: _User, when: int) -> Fields:
+        rng = self.rng
+        panel, loinc, analytes = rng.choice(_PANELS)
+        keep = [a for a in analytes if len(analytes) < 3 or self.chance(0.9)] or list(analytes)
+        fields: Fields = {
+            "allResults": [],
+            "components": [self._component(_ANALYTES[a]) for a in keep],
+            "codes": [_code(panel, loinc, "LOINC")],
+            "name": panel,
+            "patient": self._patient(user),
+        }
+        optional = {
+            "orderedBy": (0.7, self._clinician),
+            "resultDateTime": (0.9, lambda: _iso(when)),
+            "status": (0.85, lambda: rng.choice(("Final result", "Final", "Preliminary"))),
+            "comments": (0.1, lambda: "Specimen received at room temperature."),
+            "narrative": (0.05, lambda: "Results reviewed with patient."),
+            "impression": (0.05, lambda: "No acute findings."),
+            "transcriptions": (0.03, lambda: "Transcribed by lab staff."),
+            "specimen": (0.05, lambda: rng.choice(("Blood", "Serum", "Urine"))),
+            "device": (0.02, lambda: "Cobas 8000"),
+        }
+        for name, (rate, make) in optional.items():
+            rare = rate <= 0.1
+            if self.rare(f"test_results.{name}", round(1 / rate)) if rare else self.chance(rate):
+                fields[name] = make()
+        if self.chance(0.15):
+            given, family = rng.choice(_CLINICIANS)
+            fields["recipients"] = [
+                {
+                    "isPCP": True,
+                    "name": f"{given} {family}, MD",
+                    "objectID": str(rng.randrange(10000, 99999)),
+                    "recipTemplate": "WPMessageRecipientTemplateUnknown",
+                }
+            ]
+        return fields | self._ccd(0.6)
+
+    def _component(self, analyte: tuple[str, str, str, float, float, int]) -> Fields:
+        name, loinc, unit, low, high, decimals = analyte
+        value = self._value(low, high, decimals)
+        component: Fields = {
+            "codes": [_code(name, loinc, "LOINC", inferred=None)],
+            "high": f"{high}",
+            "low": f"{low}",
+            "name": name,
+            "unit": unit,
+            "value": value,
+        }
+        if self.chance(0.5):
+            component["refRange"] = f"{low}-{high}"
+        if not low <= float(value) <= high and self.chance(0.7):
+            component["flag"] = "L" if float(value) < low else "H"
+        if self.chance(0.05):
+            component["componentComments"] = "Verified by repeat analysis."
+        return component
+
+    def _vital(self, user: _User, when: int) -> Fields:
+        rng = self.rng
+        results = [self._vital_result(v) for v in rng.sample(_VITALS, rng.randint(1, 6))]
+        fields: Fields = {"dateTime": _js_date(when) if self.chance(0.05) else _iso(when)}
+        if self.chance(0.6):
+            fields["author"] = self._clinician()
+        if self.chance(0.5):
+            fields["name"] = user.full_name
+        fields["results"] = results
+        fields["codes"] = []
+        return fields | self._ccd(0.7)
+
+    def _vital_result(self, vital: tuple[str, str, str, str, float, float, int]) -> Fields:
+        name, normalized, loinc, unit, low, high, decimals = vital
+        value = self._measure(low, high, decimals)
+        code = _code(name, loinc, "LOINC", inferred=None)
+        result: Fields = {"name": name}
+        if self.chance(0.7):
+            result["normalizedName"] = normalized
+        result["unit"] = unit
+        result["value"] = f"{value}" if self.chance(0.1) else value  # doc: String; wire: Number
+        if self.chance(0.3):
+            result["raw"] = {"name": name, "unit": unit, "value": f"{value}", "codes": [code]}
+            result["values"] = [{"value": value, "unit": unit}]
+        result["codes"] = [code]
+        return result
+
+    def _report(self, user: _User, when: int) -> Fields:
+        code = self.rng.choice(_REPORT_CODES)
+        return {"id": f"{self.hex24()}-000000-{self.hex24()}", "name": code}
+
+    # -- wellness types -----------------------------------------------------------------
+
+    def _tz(self, rate: float) -> Fields:
+        return {"tzOffset": self.rng.choice(_TIME_ZONES)[0]} if self.chance(rate) else {}
+
+    def _activity(self, start: int) -> Fields:
         rng = self.rng
         kind = rng.choice(_ACTIVITY_TYPES)
-        duration = rng.randrange(600, 7200)
+        duration = rng.randrange(30, 7200)
         on_foot = kind in ("walking", "running", "hiking")
-        return {
-            "type": kind,
+        fields: Fields = {
             "startTime": _iso(start),
             "endTime": _iso(start + duration * 1000),
-            "tzOffset": rng.choice(("-08:00", "-07:00", "-05:00")),
+            **self._tz(0.95),
+            "type": kind,
             "duration": duration,
             "distance": round(duration * rng.uniform(0.8, 4.5), 1),
             "steps": round(duration * rng.uniform(1.2, 2.6)) if on_foot else 0,
-            "calories": round(duration * rng.uniform(0.08, 0.2)),
+            "calories": round(duration * rng.uniform(0.0, 0.2)),
+            "sourceData": {"manual": self.chance(0.05)},
         }
+        if self.rare("activities.timeZone", 10):
+            fields["timeZone"] = rng.choice(_TIME_ZONES)[1]
+        return fields
 
-    def _sleep(self, start: int) -> dict[str, Any]:
+    def _sleep(self, start: int) -> Fields:
         rng = self.rng
-        in_bed = rng.randrange(300, 600)
-        awake = rng.randrange(5, 60)
-        return {
-            "day": _day(start),
+        in_bed = rng.randrange(60, 600)
+        awake = rng.randrange(0, min(60, in_bed // 3))
+        fields: Fields = {
+            "day": _day(start + in_bed * 60_000),
             "startTime": _iso(start),
             "endTime": _iso(start + in_bed * 60_000),
-            "mainSleep": True,
-            "timeInBed": in_bed,
+            **self._tz(0.95),
+            "mainSleep": in_bed >= 180 and not self.chance(0.05),
             "timeAsleep": in_bed - awake,
             "timeAwake": awake,
             "efficiency": round(100 * (in_bed - awake) / in_bed),
+            "timeToFallAsleep": rng.randrange(0, 30),
+            "timeAfterWakeup": rng.randrange(0, 15),
+            "timeInBed": in_bed,
         }
+        if self.chance(0.9):
+            fields["numberOfWakeups"] = rng.randrange(0, 8)
+        return fields
 
-    def _reading(self, kind: str, start: int) -> dict[str, Any]:
+    def _location(self, start: int) -> Fields:
         rng = self.rng
-        value: Any
+        fields: Fields = {
+            "startTime": _iso(start),
+            "endTime": _iso(start + rng.randrange(60_000, 4 * 3_600_000)),
+            **self._tz(0.6),
+            "name": rng.choice(_PLACES),
+            "location": {
+                "lon": round(rng.uniform(-123.0, -71.0), 9),
+                "lat": round(rng.uniform(25.0, 48.0), 9),
+            },
+        }
+        if self.rare("locations.timestamp", 20):  # v1 doc fields, not in the 2014 recording
+            fields.update(timestamp=_iso(start), type=rng.choice(("home", "work", "place")))
+        return fields
+
+    def _reading(self, kind: str, start: int) -> Fields:
+        rng = self.rng
+        fields: Fields = {"timestamp": _iso(start), **self._tz(0.9)}
         if kind == "blood_pressure":
-            value, unit = (
-                {"systolic": rng.randint(100, 165), "diastolic": rng.randint(60, 105)},
-                "mmHg",
+            fields.update(
+                systolic=rng.randint(100, 165),
+                diastolic=rng.randint(60, 105),
+                unit="mmHg",
+                heartRate=rng.randint(52, 110),
             )
-        else:
-            unit, low, high, decimals = _READING_UNITS[kind]
-            value = self._measure(low, high, decimals)
-        return {"type": kind, "value": value, "unit": unit, "timestamp": _iso(start)}
+            return fields
+        unit, low, high, decimals = _READING_UNITS[kind]
+        fields.update(value=self._measure(low, high, decimals), unit=unit)
+        if kind in ("blood_glucose", "blood_oxygen"):
+            fields["notes"] = "" if self.chance(0.8) else "after a walk"
+        if kind == "blood_glucose":
+            fields["mealTag"] = rng.choice(("", "", "before_meal", "after_meal"))
+            fields["medicationTag"] = rng.choice(("", "", "", "before_medication"))
+        return fields
 
 
 def _ceil_ms(value: str) -> int | None:
@@ -772,7 +1216,9 @@ class _ListQuery:
 
     def matches(self, record: dict[str, Any]) -> bool:
         for name, op, value in self.filters:
-            have = record[name]
+            have = record.get(name)
+            if have is None:
+                return False
             if (op == ">=" and have < value) or (op == "<" and have >= value):
                 return False
             if op == "==" and have != value:
@@ -858,7 +1304,9 @@ class HumanAPISandbox(VendorSandbox):
         self._by_client: dict[str, _User] = {}
         self._by_human: dict[str, _User] = {}
         self._source_tables: dict[str, tuple[str, ...]] = {}
-        self._owner: dict[str, tuple[_User, str]] = {}  # record id -> (user, table)
+        # Keyed by a record's id (a profile's: its humanId, see _rid).
+        self._owner: dict[str, tuple[_User, str]] = {}  # -> (user, table)
+        self._record_source: dict[str, str] = {}  # -> the id of the source it came from
         self._encoded: dict[str, bytes] = {}
         self._populate(int(users))
         # Later records come from their own stream so the seeded data stays stable.
@@ -903,7 +1351,9 @@ class HumanAPISandbox(VendorSandbox):
             self._by_client[user.admin["clientUserId"]] = user
             self._by_human[user.human_id] = user
             group = groups.get(index)
-            if group != "no_source":
+            if group == "no_source":
+                self._gen.invited(user)
+            else:
                 failure = {
                     "reauthentication_required": "reauthenticationRequired",
                     "source_unavailable": "sourceUnavailable",
@@ -917,7 +1367,7 @@ class HumanAPISandbox(VendorSandbox):
         rng, gen = self._gen.rng, self._gen
         count = rng.choice((1, 1, 2, 2, 2, 3))
         failing = rng.randrange(count) if failure else -1
-        medical = [s[0] for s in _MEDICAL_SOURCES]
+        medical = [s[0] for s in vocabulary.MEDICAL_SOURCES]
         wellness = list(_WELLNESS_SOURCES)
         slugs = rng.sample(medical, 2) + rng.sample(wellness, 2)
         kinds = [rng.random() < 0.7 for _ in range(count)]  # True: a medical portal
@@ -949,8 +1399,7 @@ class HumanAPISandbox(VendorSandbox):
         if "organization" in source:
             tables = rng.sample(MEDICAL_LISTS, rng.randint(8, 14))
             counts = {table: rng.randint(1, 8) for table in tables}
-            if "demographics" not in user.records:
-                counts["demographics"] = 1
+            counts["demographics"] = 2 if rng.random() < 0.1 else 1  # wire: 1 a source
         else:
             tables = list(_WELLNESS_SOURCES[source["source"]][1])
             no_data = rng.random() < 0.05
@@ -958,49 +1407,58 @@ class HumanAPISandbox(VendorSandbox):
             if "profile" not in user.records:
                 counts["profile"] = 1
             if no_data:
-                source["syncStatus"]["status"] = "noDataAvailable"
+                source["syncStatus"] = _sync_status(source, "noDataAvailable", _iso(synched))
         self._source_tables[source["id"]] = tuple(tables)
         if rng.random() < 0.03 and source["syncStatus"]["status"] == "ok":
-            source["syncStatus"]["status"] = "inProgress"
+            source["syncStatus"] = _sync_status(source, "inProgress", _iso(synched))
         for table, size in counts.items():
             for _ in range(size):
                 made = rng.randrange(connected, synched)
                 edited = made if rng.random() < 0.7 else rng.randrange(made, synched)
-                self._store(user, table, self._make(table, user, source, made, edited))
+                self._store(user, table, self._make(table, user, source, made, edited), source)
 
     def _make(
         self, table: str, user: _User, source: dict[str, Any], created: int, updated: int
     ) -> dict[str, Any]:
         gen = self._gen
-        if table == "demographics":
-            return gen.demographics(user, source, created, updated)
         if table == "profile":
-            return gen.profile(user, source, created, updated)
+            return gen.profile(user, created, updated)
         if table in MEDICAL_TABLES:
-            return gen.medical_record(table, source, created, updated)
+            return gen.medical_record(table, user, source, created, updated)
         return gen.wellness_record(table, user, source, created, updated)
 
-    def _store(self, user: _User, table: str, record: dict[str, Any]) -> None:
+    def _store(
+        self, user: _User, table: str, record: dict[str, Any], source: dict[str, Any]
+    ) -> None:
         rows = user.records.setdefault(table, {})
+        key = _rid(record)
         if table in SINGLE_TABLES:
             for old in rows:
-                self._owner.pop(old, None)
-                self._encoded.pop(old, None)
+                self._forget(old)
             rows.clear()
         # Records are replaced, never edited in place, so a list read under the lock
         # stays consistent after the lock is released.
-        rows[record["id"]] = record
-        self._owner[record["id"]] = (user, table)
-        self._encoded.pop(record["id"], None)
+        rows[key] = record
+        self._owner[key] = (user, table)
+        # Not every record names its source (demographics, social_history, profile).
+        self._record_source[key] = source["id"]
+        self._encoded.pop(key, None)
+
+    def _forget(self, key: str) -> None:
+        self._owner.pop(key, None)
+        self._record_source.pop(key, None)
+        self._encoded.pop(key, None)
 
     def _encode(self, record: dict[str, Any]) -> bytes:
-        data = self._encoded.get(record["id"])
+        key = _rid(record)
+        data = self._encoded.get(key)
         if data is None:
-            data = self._encoded[record["id"]] = msgspec.json.encode(record)
+            data = self._encoded[key] = msgspec.json.encode(record)
         return data
 
     def _source_of(self, user: _User, record: dict[str, Any]) -> dict[str, Any]:
-        return next(s for s in user.sources if record["source"] in (s["id"], s["source"]))
+        source_id = self._record_source[_rid(record)]
+        return next(s for s in user.sources if s["id"] == source_id)
 
     # -- reading the data -------------------------------------------------------------
 
@@ -1065,7 +1523,7 @@ class HumanAPISandbox(VendorSandbox):
 
     def _ordered(self, user: _User, table: str) -> list[dict[str, Any]]:
         rows = user.records.get(table, {}).values()
-        return sorted(rows, key=lambda r: (r["updatedAt"], r["id"]))
+        return sorted(rows, key=lambda r: (r["updatedAt"], _rid(r)))
 
     def _user(self, client_user_id: str) -> _User:
         user = self._by_client.get(client_user_id)
@@ -1103,26 +1561,28 @@ class HumanAPISandbox(VendorSandbox):
         rng = self._mutation_rng
         # Chosen before the new records exist, so `updated` counts older records only.
         mine = sorted(
-            (record["id"], table)
+            (key, table)
             for table, rows in user.records.items()
-            for record in rows.values()
-            if self._source_of(user, record) is source
+            for key in rows
+            if self._record_source[key] == source["id"]
         )
         edits = rng.sample(mine, min(updated, len(mine)))
         tables = self._source_tables[source["id"]]
         for _ in range(new):
             table = rng.choice(tables)
-            self._store(user, table, self._make(table, user, source, now, now))
-        for record_id, table in edits:
-            self._edit(user, table, record_id, now)
-        source["syncStatus"] = {"status": "ok", "synchedAt": _iso(now)}
+            self._store(user, table, self._make(table, user, source, now, now), source)
+        for key, table in edits:
+            self._edit(user, table, key, now)
+        source["syncStatus"] = _sync_status(source, "ok", _iso(now))
 
-    def _edit(self, user: _User, table: str, record_id: str, now: int) -> dict[str, Any]:
-        old = user.records[table][record_id]
+    def _edit(self, user: _User, table: str, key: str, now: int) -> dict[str, Any]:
+        old = user.records[table][key]
         source = self._source_of(user, old)
         record = self._make(table, user, source, now, now)
-        record.update(id=old["id"], createdAt=old["createdAt"])
-        self._store(user, table, record)
+        if "id" in old:
+            record["id"] = old["id"]
+        record["createdAt"] = old["createdAt"]
+        self._store(user, table, record, source)
         return record
 
     def set_sync_status(
@@ -1142,10 +1602,11 @@ class HumanAPISandbox(VendorSandbox):
             source = next((s for s in user.sources if source_id in (None, s["id"])), None)
             if source is None:
                 raise ControlError("the user has no such connected source")
-            sync = {"status": status, "synchedAt": source["syncStatus"]["synchedAt"]}
+            synched = source["syncStatus"]["synchedAt"]
             if status == "failed":
-                sync = {"status": status, "details": details, "synchedAt": sync["synchedAt"]}
-            source["syncStatus"] = sync
+                source["syncStatus"] = {"status": status, "details": details, "synchedAt": synched}
+            else:
+                source["syncStatus"] = _sync_status(source, status, synched)
 
     def delete_user(self, client_user_id: str) -> None:
         """Delete a user: their tokens stop working and no new token is granted."""
@@ -1159,7 +1620,8 @@ class HumanAPISandbox(VendorSandbox):
     ) -> list[dict[str, Any]]:
         """Insert, update or (hard) delete records of a data table as a source sync would.
 
-        ``uuids`` are record ids. Each change gets a new server time, which also becomes
+        ``uuids`` are record ids (a profile, which has none: its humanId; an insert into
+        ``profile`` takes none). Each change gets a new server time, which also becomes
         the source's ``synchedAt``. Returns the new versions (deleted: the last one).
         """
         if table not in DATA_TABLES:
@@ -1169,7 +1631,8 @@ class HumanAPISandbox(VendorSandbox):
         with self._lock:
             if op == "insert":
                 changed = [
-                    self._insert(table, record_id) for record_id in self._insert_ids(count, uuids)
+                    self._insert(table, record_id)
+                    for record_id in self._insert_ids(table, count, uuids)
                 ]
             else:
                 changed = [
@@ -1178,9 +1641,11 @@ class HumanAPISandbox(VendorSandbox):
                 ]
             return [self._with_human_id(user, record) for user, record in changed]
 
-    def _insert_ids(self, count: int, uuids: list[str] | None) -> list[str | None]:
+    def _insert_ids(self, table: str, count: int, uuids: list[str] | None) -> list[str | None]:
         if uuids is None:
             return [None] * int(count)
+        if table in SINGLE_TABLES:
+            raise ControlError(f"{table} records have no id: insert them without uuids")
         taken = [u for u in uuids if u in self._owner]
         if taken:
             raise ControlError(f"ids already exist: {taken}")
@@ -1202,8 +1667,8 @@ class HumanAPISandbox(VendorSandbox):
         record = self._make(table, user, source, now, now)
         if record_id is not None:
             record["id"] = str(record_id)
-        self._store(user, table, record)
-        source["syncStatus"] = {"status": "ok", "synchedAt": _iso(now)}
+        self._store(user, table, record, source)
+        source["syncStatus"] = _sync_status(source, "ok", _iso(now))
         return user, record
 
     def _provides(self, source: dict[str, Any], table: str) -> bool:
@@ -1232,13 +1697,13 @@ class HumanAPISandbox(VendorSandbox):
         self, op: str, user: _User, table: str, record_id: str
     ) -> tuple[_User, dict[str, Any]]:
         now = self._tick()
+        source = self._source_of(user, user.records[table][record_id])
         if op == "update":
             record = self._edit(user, table, record_id, now)
         else:
             record = user.records[table].pop(record_id)
-            self._owner.pop(record_id, None)
-            self._encoded.pop(record_id, None)
-        self._source_of(user, record)["syncStatus"] = {"status": "ok", "synchedAt": _iso(now)}
+            self._forget(record_id)
+        source["syncStatus"] = _sync_status(source, "ok", _iso(now))
         return user, record
 
     @staticmethod
@@ -1246,6 +1711,15 @@ class HumanAPISandbox(VendorSandbox):
         copy: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(record))
         copy.setdefault("humanId", user.human_id)
         return copy
+
+    def records_in(self, payload: Any) -> list[dict[str, Any]]:
+        """The records of an answer: a list's objects, or /profile's one object.
+
+        Token answers are objects too, but no records.
+        """
+        if isinstance(payload, dict):
+            return [] if _TOKEN_KEYS & payload.keys() else [payload]
+        return super().records_in(payload)
 
     def schedule_ops(self) -> Mapping[str, Callable[..., object]]:
         """Source syncs, sync status changes and user deletions can be scheduled too."""
