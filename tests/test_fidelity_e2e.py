@@ -14,6 +14,8 @@ import typing as t
 
 import pytest
 from harness import _as_json, duckdb_rows, field_losses, meltano_env, postgres_rows
+from sandbox.humanapi import PATHS as HUMANAPI_PATHS
+from sandbox.humanapi import WELLNESS_TABLES
 from sandbox.painchek import TABLES as PAINCHEK_TABLES
 
 # A field no vendor documents, with a nested value, added to every record served.
@@ -121,3 +123,43 @@ def test_painchek_fields_land_with_their_values(make_painchek_sandbox, meltano, 
     assert quirky  # the quirk occurs, and lands as null
     landed = {r["uuid"]: r for r in rows_of("patients")}
     assert all(landed[r["uuid"]]["deleted_reason"] is None for r in quirky)
+
+
+def _human_key(table: str) -> t.Callable[[dict], tuple]:
+    """A Human API table's key: the user (the tap's human_id, the served or added humanId)
+    and the record's id; a source's also its name; a profile's the user alone."""
+
+    def key(row: dict) -> tuple:
+        user = row.get("human_id") or row.get("humanid")
+        if table == "profile":
+            return (user,)
+        return (user, row.get("id"), row.get("source")) if table == "sources" else (user, row["id"])
+
+    return key
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("loader", LOADERS)
+def test_humanapi_fields_land_with_their_values(make_humanapi_sandbox, meltano, request, loader):
+    sandbox = make_humanapi_sandbox(seed=84, users=12)
+    sandbox.add_vendor_fields("/v1/human/", UNKNOWN)
+    sandbox.add_vendor_fields("/api/v1/users", UNKNOWN)
+    meltano.env |= meltano_env("tap-humanapi", sandbox.tap_config())
+    rows_of = _rows_of(meltano, request, loader, "humanapi")
+    meltano.run("run", "tap-humanapi", loader)
+
+    empty = loader == "target-duckdb"
+    users = rows_of("users")
+    losses = field_losses(
+        "users", sandbox.users(), users, lambda r: r["humanid"], empty_is_null=empty
+    )
+    losses += _unknown_kept("users", users)
+    for table in HUMANAPI_PATHS:
+        landed = rows_of(table.removesuffix("_readings"))
+        sent = sandbox.truth(table)
+        assert sent, table  # every endpoint has records to compare
+        # truth adds humanId to the records that do not carry it (medical, sources).
+        skip = () if table in WELLNESS_TABLES else ("humanId",)
+        losses += field_losses(table, sent, landed, _human_key(table), skip, empty_is_null=empty)
+        losses += _unknown_kept(table, landed)
+    assert losses == [], "\n".join(losses)
