@@ -16,6 +16,7 @@ import typing as t
 
 import pytest
 from painchek_helpers import API, page
+from tap_painchek.streams import STREAM_TYPES
 from tapkit.fidelity import EXTRA
 from tapkit.testing import DROPPED_WARNING, schema_errors
 
@@ -194,15 +195,7 @@ COMMENT = {  # assumed: no PainChek page documents comments
     "user": USER["uuid"],
     "text": "Resident settled after repositioning.",
 }
-PATHS = {
-    "patients": "/api/patients/",
-    "assessments": "/api/assessments/",
-    "sites": "/api/sites/",
-    "admissions": "/api/admissions/",
-    "comments": "/api/comments/",
-    "users": "/api/account/users/",
-    "licenses": "/api/license/licenses/",
-}
+PATHS = {stream.name: stream.path for stream in STREAM_TYPES}
 
 
 @pytest.fixture(autouse=True)
