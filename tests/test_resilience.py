@@ -296,7 +296,7 @@ def test_faults_then_changes_then_faults_end_equal_to_the_truth(request, meltano
 
 
 MID_SYNC = [("painchek", order, {"order": order}) for order in ("desc", "asc", "uuid")]
-MID_SYNC += [("humanapi", "updatedAt", {}), ("healthex", "modification time", {})]
+MID_SYNC += [("humanapi", "updatedAt", {}), ("healthex", "consents", {})]
 
 
 @pytest.mark.e2e
