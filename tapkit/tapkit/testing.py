@@ -7,10 +7,16 @@ date-time formats, which loaders skip by default but a warehouse type relies on.
 
 from __future__ import annotations
 
+import json
 import typing as t
+from dataclasses import dataclass
 
 from jsonschema import FormatChecker
 from jsonschema.validators import Draft202012Validator, validator_for
+
+if t.TYPE_CHECKING:
+    import pytest
+    from singer_sdk import Tap
 
 # singer-sdk's warning when it drops a property the schema lacks: no run may log it.
 DROPPED_WARNING = "not found in catalog schema"
@@ -40,3 +46,53 @@ def schema_errors(messages: t.Iterable[t.Mapping[str, t.Any]], limit: int = 20) 
         if len(errors) >= limit:
             break
     return errors[:limit]
+
+
+@dataclass(frozen=True)
+class TapRun:
+    """What one in-process sync wrote: its messages, its last state, its error if any."""
+
+    messages: list[dict]
+    state: dict
+    error: Exception | None = None
+
+    def records(self, stream: str) -> list[dict]:
+        """The records written for ``stream``, in order."""
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
+
+    def bookmark(self, stream: str) -> t.Any:
+        """The stream's replication key value in the last state."""
+        return self.state.get("bookmarks", {}).get(stream, {}).get("replication_key_value")
+
+
+def sync(
+    tap: Tap,
+    capsys: pytest.CaptureFixture[str],
+    *,
+    streams: t.Iterable[str] | None = None,
+    expect_error: bool = False,
+) -> TapRun:
+    """Sync ``tap`` (only ``streams``, if given) and read what it wrote to stdout.
+
+    Every record must validate against its stream's SCHEMA, as a validating loader
+    checks it; an error is returned instead of raised only with ``expect_error``.
+    """
+    if streams is not None:
+        wanted = set(streams)
+        for name, stream in tap.streams.items():
+            stream.selected = name in wanted
+    capsys.readouterr()
+    error = None
+    try:
+        tap.sync_all()
+    except Exception as exc:
+        if not expect_error:
+            raise
+        error = exc
+    out = capsys.readouterr().out
+    messages = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert schema_errors(messages) == []
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    return TapRun(messages, states[-1] if states else {}, error)

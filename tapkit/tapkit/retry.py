@@ -1,10 +1,13 @@
 """Bounded retries that honour Retry-After.
 
-singer-sdk's default gives up after about 30 s and ignores Retry-After. Here a
-429 waits exactly what the server says; 5xx, dropped connections, truncated
-bodies and timeouts back off exponentially with jitter; the total wait for one
-request is bounded by ``max_retry_seconds``, after which the run fails (and, as
-the stream did not finish, its bookmark does not move).
+singer-sdk's default gives up after about 30 s and ignores Retry-After; the
+``backoff`` library it uses checks its time budget only after a wait has been spent,
+and takes no wait from the answer. Here a 429 waits exactly what the server says (in
+seconds or as an HTTP date, without jitter); 5xx answers, dropped connections,
+truncated bodies and timeouts back off exponentially with jitter; and the total wait
+for one request is bounded by ``max_retry_seconds``: a wait that would overrun it is
+not started, the run fails at once, and (the stream not having finished) its bookmark
+does not move. A 401 logs in again once.
 """
 
 from __future__ import annotations
@@ -18,11 +21,10 @@ import typing as t
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_humanapi.errors import (
-    HumanAPIError,
+from tapkit.errors import (
     ResponseTooLargeError,
+    TapError,
     Unauthorized,
-    UserFailure,
     describe_response,
     too_large,
 )
@@ -42,7 +44,7 @@ BACKOFF_CAP_SECONDS = 60.0
 
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:
-    """Seconds the server asked us to wait (delta-seconds or an HTTP date)."""
+    """Seconds a 429 asked us to wait (delta-seconds or an HTTP date), else None."""
     if response is None or response.status_code != 429:
         return None
     value = (response.headers.get("Retry-After") or "").strip()
@@ -65,18 +67,23 @@ def _failure(exc: BaseException) -> str:
 
 
 class RetryPolicy:
-    """Run a request until it succeeds, or the retry budget is spent."""
+    """Run a request until it succeeds, or the retry budget is spent.
+
+    ``error_type`` is the tap's TapError, raised when retries run out.
+    """
 
     def __init__(
         self,
         *,
         max_retry_seconds: float,
         logger: logging.Logger,
+        error_type: type[TapError] = TapError,
         sleep: t.Callable[[float], None] = time.sleep,
         jitter: t.Callable[[], float] = random.random,
     ) -> None:
         self.max_retry_seconds = max_retry_seconds
         self.logger = logger
+        self.error_type = error_type
         self.sleep = sleep
         self._jitter = jitter
         self.retries = 0
@@ -91,6 +98,10 @@ class RetryPolicy:
         """Exponential backoff with jitter (half to full of the nominal wait)."""
         nominal = min(BACKOFF_BASE_SECONDS * 2 ** (tries - 1), BACKOFF_CAP_SECONDS)
         return nominal * (0.5 + self._jitter() / 2)
+
+    def refused_again(self, exc: Unauthorized) -> Exception:
+        """The error when a 401 follows a fresh login: the credentials are wrong."""
+        return self.error_type(f"{exc}: the API refused the credentials after a fresh login")
 
     def run(
         self,
@@ -108,13 +119,11 @@ class RetryPolicy:
             try:
                 return attempt()
             except ResponseTooLargeError:
-                # The hook saw only a URL: name the call, as every other error does.
+                # The hook saw only a URL, which may hold ids: name the call instead.
                 raise ResponseTooLargeError(too_large(what)) from None
             except Unauthorized as exc:
                 if reauthenticated or on_unauthorized is None:
-                    # Tokens are per user: a token refused again is that user's problem.
-                    msg = f"{exc}: refused again with a freshly minted token"
-                    raise UserFailure(msg) from None
+                    raise self.refused_again(exc) from None
                 reauthenticated = True
                 on_unauthorized()
                 self.logger.info("%s answered 401; logging in again", what)
@@ -128,7 +137,7 @@ class RetryPolicy:
                         f"{what} failed after {tries} attempts ({_failure(exc)}); "
                         f"retries stopped at max_retry_seconds={self.max_retry_seconds:g}"
                     )
-                    raise HumanAPIError(msg) from None
+                    raise self.error_type(msg) from None
                 self.logger.warning(
                     "%s failed (%s); retrying in %.1f s (attempt %d)",
                     what,

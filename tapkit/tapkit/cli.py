@@ -1,0 +1,281 @@
+"""The command line of a tap: inputs checked first, output buffered, one line on failure.
+
+The SDK reads ``--config``, ``--state`` and ``--catalog`` itself: a missing file or
+one that is not JSON ends in a traceback, a config error takes several lines and may
+echo a secret's value, and a state of another tap is silently ignored. A tap built on
+``CheckedTap`` turns each of these into one ``InputError`` naming the file, setting or
+stream, before any request or state; ``main`` logs that line (or any other
+``TapError``) and exits 1.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+import typing as t
+from pathlib import Path
+from urllib.parse import urlparse
+
+import click
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.singerlib import SingerMessageType
+
+from tapkit.errors import TapError
+from tapkit.times import parse_time
+
+if t.TYPE_CHECKING:
+    from singer_sdk import Stream
+    from singer_sdk.singerlib.encoding.simple import Message
+
+
+# Plain http is allowed for these hosts only (a sandbox, a local proxy).
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class InputError(TapError):
+    """A config, state or catalog the tap cannot use; the message names it."""
+
+
+class BufferedMsgSpecWriter(MsgSpecWriter):
+    """msgspec encoding without a flush per RECORD.
+
+    Records are flushed with the next STATE (or other non-record) message, so a
+    target never sees a state before the records it covers.
+    """
+
+    def write_message(self, message: Message) -> None:
+        """Write a message; flush unless it is a record."""
+        sys.stdout.buffer.write(self.format_message(message))
+        if message.type != SingerMessageType.RECORD:
+            sys.stdout.flush()
+
+
+def read_json_object(path: str, what: str) -> str:
+    """The text of a JSON-object file (``-``: standard input), or an InputError naming it."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        msg = f"{what} '{path}' cannot be read ({exc.strerror or type(exc).__name__})"
+        raise InputError(msg) from None
+    except UnicodeDecodeError:
+        msg = f"{what} '{path}' is not UTF-8 text"
+        raise InputError(msg) from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"{what} '{path}' is not JSON (line {exc.lineno}, column {exc.colno})"
+        raise InputError(msg) from None
+    if not isinstance(value, dict):
+        msg = f"{what} '{path}' holds a JSON {type(value).__name__}, not an object"
+        raise InputError(msg)
+    return text
+
+
+def settings_message(errors: t.Iterable[str], config: t.Mapping, schema: dict) -> str:
+    """One line for every settings error, with the values of secret settings hidden."""
+    text = "; ".join(errors)
+    for name, spec in schema.get("properties", {}).items():
+        value = config.get(name)
+        if spec.get("secret") and value not in (None, ""):
+            for shown in (repr(value), str(value)):
+                # Whole tokens only: an api_key "key" must not spoil "sftp_private_key".
+                text = re.sub(rf"(?<![\w-]){re.escape(shown)}(?![\w-])", "(hidden)", text)
+    return f"invalid settings: {text}"
+
+
+def setting(name: str, kind: t.Any, title: str, description: str, **kw: t.Any) -> th.Property:
+    """One setting of a tap's config schema: every setting is titled and described."""
+    return th.Property(name, kind, title=title, description=description, **kw)
+
+
+def http_settings(package: str, version: str) -> list[th.Property]:
+    """The settings every tap's HTTP has: timeout, retry budget, User-Agent."""
+    return [
+        setting(
+            "request_timeout",
+            th.NumberType(exclusive_minimum=0),
+            "Request timeout",
+            "Seconds to wait for one response before retrying it.",
+            default=60,
+        ),
+        setting(
+            "max_retry_seconds",
+            th.NumberType(minimum=0),
+            "Max retry seconds",
+            "Total seconds one request may spend waiting between retries (429, 5xx, dropped "
+            "connections, timeouts) before the run fails.",
+            default=600,
+        ),
+        setting(
+            "user_agent",
+            th.StringType,
+            "User agent",
+            f"User-Agent header; default {package}/{version}.",
+        ),
+    ]
+
+
+def url_errors(
+    config: t.Mapping[str, t.Any], required: t.Iterable[str] = (), optional: t.Iterable[str] = ()
+) -> list[str]:
+    """URL settings that are not absolute, or not https for a remote host.
+
+    ``optional`` ones are checked only when set; ``required`` ones always.
+    """
+    errors = []
+    keys = [*required, *(key for key in optional if config.get(key))]
+    for key in keys:
+        parsed = urlparse(str(config.get(key) or ""))
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            errors.append(f"{key} must be an absolute URL")
+        elif parsed.scheme != "https" and parsed.hostname not in LOCAL_HOSTS:
+            errors.append(f"{key} must use https (plain http is allowed only for localhost)")
+    return errors
+
+
+def time_errors(config: t.Mapping[str, t.Any], keys: t.Iterable[str]) -> list[str]:
+    """Date-time settings, set, that are not ISO-8601."""
+    return [
+        f"{key} must be an ISO-8601 date-time"
+        for key in keys
+        if config.get(key) and parse_time(config[key]) is None
+    ]
+
+
+def check_state(
+    state: t.Any,
+    streams: t.Mapping[str, Stream],
+    check_value: t.Callable[[Stream, t.Any], str | None],
+) -> list[str]:
+    """Check a state's shape; return the streams it names that this tap lacks.
+
+    ``check_value(stream, value)`` returns what is wrong with a bookmark value, if
+    anything. A state naming none of this tap's streams is another tap's: an error.
+    """
+    bookmarks = state.get("bookmarks", {})
+    if not isinstance(bookmarks, dict):
+        msg = "state: 'bookmarks' is not an object"
+        raise InputError(msg)
+    unknown = [name for name in bookmarks if name not in streams]
+    if unknown and len(unknown) == len(bookmarks):
+        msg = (
+            f"state: no bookmark belongs to this tap (it names stream '{unknown[0]}'); "
+            "is this a state file of another tap?"
+        )
+        raise InputError(msg)
+    for name, bookmark in bookmarks.items():
+        if name in streams:
+            _check_bookmark(streams[name], bookmark, check_value)
+        elif not isinstance(bookmark, dict):
+            msg = f"state for stream '{name}' is not an object"
+            raise InputError(msg)
+    return unknown
+
+
+def _check_bookmark(
+    stream: Stream, bookmark: t.Any, check_value: t.Callable[[Stream, t.Any], str | None]
+) -> None:
+    where = f"state for stream '{stream.name}'"
+    partitions = bookmark.get("partitions", []) if isinstance(bookmark, dict) else None
+    if not isinstance(partitions, list) or not all(isinstance(p, dict) for p in partitions):
+        msg = f"{where} is not an object with a list of partitions"
+        raise InputError(msg)
+    for entry in (bookmark, *partitions):
+        key = entry.get("replication_key")
+        if key is not None and key != stream.replication_key:
+            expected = (
+                f"not by '{stream.replication_key}'"
+                if stream.replication_key
+                else "but the stream has no replication key"
+            )
+            msg = (
+                f"{where} is bookmarked by '{key}', {expected} "
+                "(is this a state file of another tap?)"
+            )
+            raise InputError(msg)
+        if "replication_key_value" in entry and (
+            problem := check_value(stream, entry["replication_key_value"])
+        ):
+            msg = f"{where}: {problem} (is this a state file of another tap?)"
+            raise InputError(msg)
+
+
+class CheckedTap(Tap):
+    """A Tap whose settings, state, config, state and catalog files are checked first.
+
+    A vendor's tap overrides ``settings_errors`` (what its config schema cannot
+    express) and ``bookmark_problem`` (what is wrong with one bookmark value).
+    """
+
+    message_writer_class = BufferedMsgSpecWriter
+
+    def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
+        try:
+            super().__init__(*args, validate_config=validate_config, **kwargs)
+        except ConfigValidationError as exc:
+            message = settings_message(exc.errors, self.config, self.config_jsonschema)
+            raise InputError(message) from None
+        if validate_config and (errors := self.settings_errors()):
+            raise InputError(settings_message(errors, self.config, self.config_jsonschema))
+
+    def settings_errors(self) -> list[str]:
+        """Settings errors the config schema cannot express (none by default)."""
+        return []
+
+    def bookmark_problem(self, stream: Stream, value: t.Any) -> str | None:
+        """What is wrong with a bookmark value of ``stream``, if anything."""
+        return None
+
+    def check_own_bookmarks(self, state: dict[str, t.Any]) -> None:
+        """Check bookmarks the tap keeps itself, beyond the SDK's (none by default)."""
+
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Refuse a state of another tap, or one whose bookmarks are not this tap's."""
+        for name in check_state(state, self.streams, self.bookmark_problem):
+            self.logger.warning("Ignoring the state of stream '%s', which this tap lacks", name)
+        self.check_own_bookmarks(state)
+        super().load_state(state)
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> t.Any:
+        """Check each config file before the SDK reads it."""
+        for path in value:
+            if path != "ENV":
+                read_json_object(path, "config file")
+        return super().cb_config(ctx, param, value)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """Take ``--state`` and ``--catalog`` as paths: ``invoke`` reads them."""
+        command: click.Command = super().get_singer_command()
+        for param in command.params:
+            if param.name in {"state", "catalog"}:
+                param.type = click.STRING
+        return command
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls, *, state: str | None = None, catalog: str | None = None, **kw: t.Any
+    ) -> None:
+        """Hand the SDK the state and catalog read and checked here."""
+        super().invoke(
+            state=None if state is None else io.StringIO(read_json_object(state, "state file")),
+            catalog=None
+            if catalog is None
+            else io.StringIO(read_json_object(catalog, "catalog file")),
+            **kw,
+        )
+
+
+def main(tap_class: type[Tap]) -> None:
+    """A tap's command: a failure it explains (a TapError) ends in that one line, exit 1."""
+    try:
+        tap_class.cli()
+    except TapError as exc:
+        tap_class.logger.error("%s", exc)
+        sys.exit(1)

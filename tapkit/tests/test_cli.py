@@ -1,0 +1,143 @@
+"""Bad input ends in one line naming the file, setting or stream; secrets never shown."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import typing as t
+from pathlib import Path
+
+import pytest
+from singer_sdk import Stream
+from singer_sdk import typing as th
+from tapkit.cli import CheckedTap, InputError, read_json_object, setting, url_errors
+
+SECRET = "s3cr3t-value-31415"
+
+
+class Things(Stream):
+    name = "things"
+    primary_keys = ("id",)
+    replication_key = "updatedAt"
+    schema: t.ClassVar[dict] = th.PropertiesList(
+        th.Property("id", th.StringType), th.Property("updatedAt", th.DateTimeType)
+    ).to_dict()
+
+    def get_records(self, context: t.Any) -> t.Iterable[dict]:
+        yield {"id": "a", "updatedAt": "2025-01-01T00:00:00+00:00"}
+
+
+class TapThings(CheckedTap):
+    name = "tap-things"
+    config_jsonschema: t.ClassVar[dict] = th.PropertiesList(
+        setting("api_url", th.StringType, "API URL", "The host.", required=True),
+        setting("token", th.StringType, "Token", "A secret.", required=True, secret=True),
+        setting("page_size", th.IntegerType, "Page size", "Rows a page.", default=10),
+    ).to_dict()
+
+    def settings_errors(self) -> list[str]:
+        return url_errors(self.config, required=("api_url",))
+
+    def bookmark_problem(self, stream: Stream, value: t.Any) -> str | None:
+        return None if isinstance(value, str) else "the bookmark is not a string"
+
+    def discover_streams(self) -> list[Stream]:
+        return [Things(self)]
+
+
+GOOD = {"api_url": "https://api.example.test", "token": SECRET}
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"api_url": "https://api.example.test"}, "token"),
+        ({**GOOD, "page_size": "ten"}, "page_size"),
+        ({**GOOD, "token": 31415926}, "invalid settings"),
+        ({**GOOD, "api_url": "http://remote.example.test"}, "api_url must use https"),
+        ({**GOOD, "api_url": "api.example.test"}, "api_url must be an absolute URL"),
+    ],
+)
+def test_bad_settings_are_one_line_naming_the_setting_without_secret_values(config, expected):
+    with pytest.raises(InputError) as caught:
+        TapThings(config=config)
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
+    assert SECRET not in message
+    assert "31415926" not in message
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ({"bookmarks": []}, "'bookmarks' is not an object"),
+        ({"bookmarks": {"orders": {}}}, "another tap"),
+        ({"bookmarks": {"things": []}}, "state for stream 'things'"),
+        (
+            {"bookmarks": {"things": {"replication_key": "id", "replication_key_value": "x"}}},
+            "bookmarked by 'id', not by 'updatedAt'",
+        ),
+        (
+            {"bookmarks": {"things": {"replication_key_value": 5}}},
+            "the bookmark is not a string",
+        ),
+    ],
+)
+def test_a_state_of_another_shape_or_tap_is_refused_naming_the_stream(state, expected):
+    with pytest.raises(InputError, match=expected):
+        TapThings(config=GOOD, state=state)
+
+
+def test_unknown_streams_in_a_state_of_this_tap_are_ignored_with_a_warning(caplog):
+    state = {"bookmarks": {"things": {}, "retired": {}}}
+    TapThings(config=GOOD, state=state)
+    assert "Ignoring the state of stream 'retired'" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{'a': 1", "is not JSON (line 1, column 2)"),
+        ("[1, 2]", "holds a JSON list, not an object"),
+        (None, "cannot be read"),
+    ],
+)
+def test_a_file_that_is_not_a_json_object_is_named(tmp_path, text, expected):
+    path = tmp_path / "state.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(InputError, match=re.escape(f"state file '{path}' {expected}")):
+        read_json_object(str(path), "state file")
+
+
+def test_the_command_line_ends_a_known_failure_in_one_line_and_exit_1(tmp_path):
+    program = tmp_path / "tap_things_cli.py"
+    program.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            from tapkit.cli import main
+            from test_cli import TapThings
+            main(TapThings)
+            """
+        )
+    )
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**GOOD, "api_url": "http://remote.example.test"}))
+    done = subprocess.run(
+        [sys.executable, str(program), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1
+    assert "api_url must use https" in errors[0]
+    assert SECRET not in done.stderr
