@@ -1,44 +1,28 @@
-"""The PainChek base stream: requests, responses, retries, bookmarks."""
+"""The PainChek base stream: ``?sync=`` deltas, pages, bookmarks (the rest is tapkit's)."""
 
 from __future__ import annotations
 
 import typing as t
-from importlib.metadata import PackageNotFoundError, version
 
-import msgspec
-from singer_sdk import RESTStream
-from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.types import Context
 from singer_sdk.streams.rest import HTTPRequest, PageContext
-from tapkit.fidelity import KeepsVendorFields
+from tapkit.errors import describe_response
+from tapkit.rest import VendorRESTStream
 
-from tap_painchek.errors import (
-    PainChekError,
-    StreamForbidden,
-    Unauthorized,
-    describe_response,
-    refuse_large_bodies,
-)
+from tap_painchek.errors import PainChekError, StreamForbidden
 from tap_painchek.pagination import SyncPage, UpdateStampPaginator, page_body
 
 if t.TYPE_CHECKING:
     import requests
     from requests.auth import AuthBase
     from singer_sdk import Tap
-
-    from tap_painchek.retry import RetryPolicy
-
-try:
-    __version__ = version("tap-painchek")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
-
-_decode = msgspec.json.Decoder().decode
+    from tapkit.retry import RetryPolicy
 
 
-class PainChekStream(KeepsVendorFields, RESTStream[SyncPage]):
+class PainChekStream(VendorRESTStream[SyncPage]):
     """A PainChek list endpoint read incrementally with ``?sync=<update_stamp>``."""
 
+    package = "tap-painchek"
     primary_keys: t.ClassVar[tuple[str, ...]] = ("uuid",)
     replication_key = "update_stamp"
     is_sorted = False
@@ -47,43 +31,12 @@ class PainChekStream(KeepsVendorFields, RESTStream[SyncPage]):
     extra_params: t.ClassVar[dict[str, str]] = {}
 
     def __init__(self, tap: Tap, *, auth: AuthBase, retry: RetryPolicy) -> None:
-        super().__init__(tap)
-        self._auth = auth
-        self._retry = retry
+        super().__init__(tap, auth=auth, retry=retry)
         self._paginator: UpdateStampPaginator | None = None
-        self.requests_session.hooks["response"].append(refuse_large_bodies)
-
-    @property
-    def url_base(self) -> str:
-        """The tenant's base URL, without ``/api``."""
-        return str(self.config["api_url"]).rstrip("/")
-
-    @property
-    def authenticator(self) -> AuthBase:
-        """The tap-wide authenticator (one token for all streams)."""
-        return self._auth
-
-    @property
-    def timeout(self) -> int:
-        """Seconds to wait for a response."""
-        return int(self.config.get("request_timeout", 60))
-
-    @property
-    def user_agent(self) -> str:
-        """The configured User-Agent, else ``tap-painchek/<version>``."""
-        return str(self.config.get("user_agent") or f"tap-painchek/{__version__}")
-
-    @property
-    def http_headers(self) -> dict:
-        """Ask for JSON."""
-        return {"Accept": "application/json"}
-
-    def _what(self) -> str:
-        return f"stream '{self.name}': GET {self.path}"
 
     def start_stamp(self, context: Context | None) -> int:
         """The bookmark from state, else ``start_update_stamp``; the later of both."""
-        configured = int(self.config.get("start_update_stamp", 0))
+        configured = int(self.config["start_update_stamp"])
         saved = self.get_starting_replication_key_value(context)
         if saved is None:
             return configured
@@ -107,47 +60,24 @@ class PainChekStream(KeepsVendorFields, RESTStream[SyncPage]):
                 **self.extra_params,
                 "sync": token.sync,
                 "page": token.page,
-                "page_size": int(self.config.get("page_size", 100)),
+                "page_size": int(self.config["page_size"]),
             },
         )
 
-    def request_decorator(self, func: t.Callable) -> t.Callable:
-        """Retry with Retry-After, bounded backoff and one re-login on 401."""
-        invalidate = getattr(self._auth, "invalidate", None)
-
-        def send(*args: t.Any, **kwargs: t.Any) -> requests.Response:
-            return self._retry.run(
-                lambda: func(*args, **kwargs),
-                what=self._what(),
-                on_unauthorized=invalidate,
-            )
-
-        return send
-
     def validate_response(self, response: requests.Response) -> None:
         """Classify the answer and parse a good page exactly once."""
+        if response.status_code == 403 and self.may_be_restricted:
+            raise StreamForbidden(describe_response(response, self.what()))
+        self.raise_for_status(response)
+        body = self.json_body(response)
         status = response.status_code
-        message = describe_response(response, self._what())
-        if status == 401:
-            raise Unauthorized(message)
-        if status == 429 or status >= 500:
-            raise RetriableAPIError(message, response)
-        if status == 403 and self.may_be_restricted:
-            raise StreamForbidden(message)
-        if status >= 400:
-            raise PainChekError(message)
-        try:
-            body = _decode(response.content)
-        except msgspec.DecodeError:
-            msg = f"{self._what()} answered {status} with a body that is not JSON"
-            raise RetriableAPIError(msg, response) from None
         if not (
             isinstance(body, dict)
             and isinstance(body.get("results"), list)
             and isinstance(body.get("count"), int)
         ):
             msg = (
-                f"{self._what()} answered {status} with JSON of an unexpected shape "
+                f"{self.what()} answered {status} with JSON of an unexpected shape "
                 "(expected a page with 'count' and a 'results' list)"
             )
             raise PainChekError(msg)
@@ -157,12 +87,12 @@ class PainChekStream(KeepsVendorFields, RESTStream[SyncPage]):
         """The page's records, each checked for its primary and replication key."""
         for record in page_body(response)["results"]:
             if not isinstance(record, dict) or not isinstance(record.get("uuid"), str):
-                msg = f"{self._what()} returned a record without a string uuid (primary key)"
+                msg = f"{self.what()} returned a record without a string uuid (primary key)"
                 raise PainChekError(msg)
             stamp = record.get("update_stamp")
             if isinstance(stamp, bool) or not isinstance(stamp, int):
                 msg = (
-                    f"{self._what()} returned a record without an integer update_stamp "
+                    f"{self.what()} returned a record without an integer update_stamp "
                     "(replication key)"
                 )
                 raise PainChekError(msg)

@@ -9,9 +9,9 @@ import re
 import pytest
 import requests
 from painchek_helpers import API, page, row
-from tap_painchek.auth import ClientCredentialsAuth
+from tap_painchek.auth import client_credentials
 from tap_painchek.errors import PainChekError
-from tap_painchek.retry import RetryPolicy
+from tapkit.retry import RetryPolicy
 
 TOKEN_URL = f"{API}/api/integration/auth/"
 
@@ -102,7 +102,7 @@ def test_token_is_minted_again_shortly_before_expiry(requests_mock):
             {"json": {"access_token": "b", "expires_in": 1000}},
         ],
     )
-    auth = ClientCredentialsAuth(
+    auth = client_credentials(
         api_url=API,
         client_id="c",
         client_secret="s",

@@ -10,6 +10,7 @@ import pytest
 import requests
 from painchek_helpers import API, page, row
 from tap_painchek.errors import PainChekError
+from tapkit.cli import InputError
 
 SITES = f"{API}/api/sites/"
 
@@ -35,6 +36,13 @@ def test_first_run_asks_from_start_update_stamp_with_the_page_size(
     requests_mock.get(SITES, json=page([row(7)]))
     run_tap({**base_config, "start_update_stamp": 5, "page_size": 250}, streams=["sites"])
     assert _gets(requests_mock) == [{"sync": "5", "page": "1", "page_size": "250"}]
+
+
+def test_a_fractional_timeout_is_kept_for_every_request(requests_mock, run_tap, base_config):
+    requests_mock.get(SITES, json=page([row(7)]))
+    run_tap({**base_config, "request_timeout": 0.5}, streams=["sites"])
+    # 0.5 s, not int(0.5) == 0, which requests refuses: the token request and the page.
+    assert [r.timeout for r in requests_mock.request_history] == [0.5, 0.5]
 
 
 def test_paging_stops_when_next_is_null_without_an_extra_request(
@@ -247,5 +255,5 @@ def test_a_foreign_state_fails_naming_the_stream(requests_mock, run_tap, base_co
             }
         }
     }
-    with pytest.raises(PainChekError, match="state for stream 'sites'"):
+    with pytest.raises(InputError, match="state for stream 'sites'"):
         run_tap(base_config, streams=["sites"], state=state)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tap_painchek.inputs import InputError
 from tap_painchek.tap import TapPainChek
+from tapkit.cli import InputError
 
 
 @pytest.mark.parametrize(
