@@ -7,7 +7,7 @@ import typing as t
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
-from singer_sdk.exceptions import RetriableAPIError
+from tapkit.errors import describe_response, vendor_error_code
 from tapkit.schema import (
     array,
     boolean,
@@ -20,12 +20,6 @@ from tapkit.schema import (
 )
 
 from tap_healthex.client import HealthExStream, page_of
-from tap_healthex.errors import (
-    HealthExError,
-    Unauthorized,
-    describe_response,
-    vendor_error_code,
-)
 
 if t.TYPE_CHECKING:
     import requests
@@ -199,7 +193,7 @@ class ConsentRecordsStream(HealthExStream):
             start = self.get_starting_timestamp(context)
             signpost = start.isoformat() if start is not None else EVERYTHING
         else:
-            lookback = timedelta(minutes=float(self.config.get("consent_lookback_minutes", 5)))
+            lookback = timedelta(minutes=float(self.config["consent_lookback_minutes"]))
             first = self._first_served if not self._dateless else None
             signpost = ((first or started) - lookback).astimezone(UTC).isoformat()
         self.state_manager.write_replication_key_signpost(signpost, context=context)
@@ -265,27 +259,26 @@ class DataUpdateRequestsStream(HealthExStream):
         "code": "code",
     }
 
+    method = "POST"
+
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._paused: set[str] = set()
 
-    def _what(self) -> str:
-        return f"stream '{self.name}': POST {self.path}"
-
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         """POST $updateData for this patient if due; record the answer."""
-        if not self.config.get("request_updates") or context is None:
+        if not self.config["request_updates"] or context is None:
             return
         self._ready()
         project = context["project_id"]
         last = self.get_starting_timestamp(context)
-        interval = timedelta(hours=float(self.config.get("update_interval_hours", 24)))
+        interval = timedelta(hours=float(self.config["update_interval_hours"]))
         now = datetime.now(UTC)
         if project in self._paused or (last is not None and now - last < interval):
             return
         response = self._retry.run(
             lambda: self._post(context),
-            what=self._what(),
+            what=self.what(),
             on_unauthorized=getattr(self._auth, "invalidate", None),
         )
         code = vendor_error_code(response)
@@ -294,7 +287,7 @@ class DataUpdateRequestsStream(HealthExStream):
             self.logger.warning(
                 "%s: the study of project %s is paused or not active; no update requests "
                 "for its patients in this run",
-                describe_response(response, self._what()),
+                describe_response(response, self.what()),
                 project,
             )
             return
@@ -306,10 +299,10 @@ class DataUpdateRequestsStream(HealthExStream):
                 body = None
             if not isinstance(body, dict):  # HealthEx acted: no retry, which would ask again
                 msg = (
-                    f"{self._what()} answered {response.status_code} with a body that is not "
+                    f"{self.what()} answered {response.status_code} with a body that is not "
                     "a JSON object"
                 )
-                raise HealthExError(msg)
+                raise self.error_type(msg)
         answer = {self.ANSWER_COLUMNS.get(key, key): value for key, value in body.items()}
         yield {
             **answer,
@@ -325,7 +318,7 @@ class DataUpdateRequestsStream(HealthExStream):
             project_id=quote(context["project_id"], safe=""),
             patient_id=quote(context["patient_id"], safe=""),
         )
-        body = {"skipInteractive": bool(self.config.get("skip_interactive", False))}
+        body = {"skipInteractive": bool(self.config["skip_interactive"])}
         response = self.requests_session.post(
             url,
             json=body,
@@ -333,11 +326,9 @@ class DataUpdateRequestsStream(HealthExStream):
             auth=self._auth,
             headers={"User-Agent": self.user_agent, "Accept": "application/json"},
         )
-        if response.status_code == 401:
-            raise Unauthorized(describe_response(response, self._what()))
-        if response.status_code == 429 or response.status_code >= 500:
-            raise RetriableAPIError(describe_response(response, self._what()), response)
-        return response
+        if response.status_code in (401, 429) or response.status_code >= 500:
+            self.raise_for_status(response)  # a 401 logs in again; 429 and 5xx retry
+        return response  # another refusal (404, 403, 409) is recorded by get_records
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Records are built whole in get_records; the guard keeps what was not declared."""

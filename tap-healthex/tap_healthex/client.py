@@ -5,21 +5,10 @@ from __future__ import annotations
 import typing as t
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from importlib.metadata import PackageNotFoundError, version
 
-import msgspec
-from singer_sdk import RESTStream
-from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
-from tapkit.fidelity import KeepsVendorFields
-
-from tap_healthex.errors import (
-    HealthExError,
-    Unauthorized,
-    describe_response,
-    refuse_large_bodies,
-)
+from tapkit.rest import VendorRESTStream
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,16 +17,9 @@ if t.TYPE_CHECKING:
     from requests.auth import AuthBase
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
-
-    from tap_healthex.retry import RetryPolicy
-
-try:
-    __version__ = version("tap-healthex")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+    from tapkit.retry import RetryPolicy
 
 MAX_LIMIT = 1000
-_decode = msgspec.json.Decoder().decode
 
 
 class Page(t.NamedTuple):
@@ -76,9 +58,10 @@ class EnvelopePaginator(BaseAPIPaginator[int]):
         return self.current_value + len(page_of(response).records)
 
 
-class HealthExStream(KeepsVendorFields, RESTStream[int]):
+class HealthExStream(VendorRESTStream[int]):
     """A HealthEx list, one partition per project."""
 
+    package = "tap-healthex"
     # The list envelope, as error messages name it (read_page parses it).
     envelope_text = "{data: [records], total}"
 
@@ -90,39 +73,13 @@ class HealthExStream(KeepsVendorFields, RESTStream[int]):
         retry: RetryPolicy,
         ready: Callable[[], None] | None = None,
     ) -> None:
-        super().__init__(tap)
-        self._auth = auth
-        self._retry = retry
+        super().__init__(tap, auth=auth, retry=retry)
         self._ready = ready or (lambda: None)
-        self.requests_session.hooks["response"].append(refuse_large_bodies)
-
-    @property
-    def url_base(self) -> str:
-        """The API host."""
-        return str(self.config.get("api_url", "https://api.healthex.io")).rstrip("/")
-
-    @property
-    def authenticator(self) -> AuthBase:
-        """The tap-wide token."""
-        return self._auth
-
-    @property
-    def timeout(self) -> int:
-        """Seconds to wait for a response."""
-        return int(self.config.get("request_timeout", 60))
-
-    @property
-    def user_agent(self) -> str:
-        """The configured User-Agent, else ``tap-healthex/<version>``."""
-        return str(self.config.get("user_agent") or f"tap-healthex/{__version__}")
 
     @property
     def partitions(self) -> list[dict]:
         """One partition per configured project (ids only)."""
-        return [{"project_id": str(p)} for p in self.config.get("project_ids", [])]
-
-    def _what(self) -> str:
-        return f"stream '{self.name}': GET {self.path}"
+        return [{"project_id": str(p)} for p in self.config["project_ids"]]
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         """The records, once the tap has checked every source of the run."""
@@ -139,7 +96,7 @@ class HealthExStream(KeepsVendorFields, RESTStream[int]):
             url=self.get_url(page.stream_context),
             headers={"Accept": "application/json", **self.extra_headers(page.stream_context)},
             params={
-                "limit": int(self.config.get("page_size", MAX_LIMIT)),
+                "limit": int(self.config["page_size"]),
                 "offset": page.next_page_token or 0,
             },
         )
@@ -148,43 +105,21 @@ class HealthExStream(KeepsVendorFields, RESTStream[int]):
         """Headers a stream adds (e.g. If-Modified-Since)."""
         return {}
 
-    def request_decorator(self, func: t.Callable) -> t.Callable:
-        """Retry with Retry-After and bounded backoff; log in again once on 401."""
-
-        def send(*args: t.Any, **kwargs: t.Any) -> requests.Response:
-            return self._retry.run(
-                lambda: func(*args, **kwargs),
-                what=self._what(),
-                on_unauthorized=getattr(self._auth, "invalidate", None),
-            )
-
-        return send
-
     def validate_response(self, response: requests.Response) -> None:
         """Classify the answer and parse a good page once."""
-        message = describe_response(response, self._what())
-        if response.status_code == 401:
-            raise Unauthorized(message)
-        if response.status_code == 429 or response.status_code >= 500:
-            raise RetriableAPIError(message, response)
-        if not response.ok:
-            raise HealthExError(message)
-        try:
-            body = _decode(response.content)
-        except msgspec.DecodeError:
-            msg = f"{self._what()} answered {response.status_code} with a body that is not JSON"
-            raise RetriableAPIError(msg, response) from None
+        self.raise_for_status(response)
+        body = self.json_body(response)
         read = self.read_page(body)
         if read is None:
             msg = (
-                f"{self._what()} answered JSON of an unexpected shape (expected "
+                f"{self.what()} answered JSON of an unexpected shape (expected "
                 f"{self.envelope_text})"
             )
-            raise HealthExError(msg)
+            raise self.error_type(msg)
         records, total = read
         if not all(isinstance(row.get("id"), str) and row["id"] for row in records):
-            msg = f"{self._what()} answered a record without an 'id' (its primary key)"
-            raise HealthExError(msg)
+            msg = f"{self.what()} answered a record without an 'id' (its primary key)"
+            raise self.error_type(msg)
         response.healthex_page = Page(records, total, served_at(response))  # type: ignore[attr-defined]
 
     def read_page(self, body: t.Any) -> tuple[list[dict[str, t.Any]], int] | None:

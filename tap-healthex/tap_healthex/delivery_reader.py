@@ -15,37 +15,26 @@ same files again.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import typing as t
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import msgspec
+from tapkit.spool import Spool
+from tapkit.times import parse_time
 
-from tap_healthex.delivery import RemoteFile, S3Store, SftpStore, template_pattern
 from tap_healthex.errors import HealthExError
 from tap_healthex.fhir import OTHER, STREAM_OF_TYPE, NotFhir, bundle_resources, obj, promote
+from tap_healthex.stores import RemoteFile, S3Store, SftpStore, template_pattern
 
 if t.TYPE_CHECKING:
     import logging
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Mapping
 
-    from tap_healthex.retry import RetryPolicy
+    from tapkit.retry import RetryPolicy
 
 DEFAULT_TEMPLATE = "{orgId}/{projectId}/{healthexPatientId}/{retrievalId}/bundle.json"
 FILES_STREAM = "delivery_files"
-
-
-def parse_time(value: t.Any) -> datetime | None:
-    """An ISO-8601 time, or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class DeliveryReader:
@@ -67,18 +56,14 @@ class DeliveryReader:
         self.new_watermark = watermark
         self.recent = dict(recent)  # key -> last_modified of files read inside the lookback
         self.logger = logger
-        self._selected = selected
-        self._finished: set[str] = set()
-        self._spool: Path | None = None
-        self._encode = msgspec.json.Encoder().encode
+        self.spool = Spool("tap-healthex-", selected)
 
     def close(self) -> None:
         """Remove the spool."""
-        if self._spool is not None:
-            shutil.rmtree(self._spool, ignore_errors=True)
+        self.spool.close()
 
     def _lookback(self) -> timedelta:
-        return timedelta(minutes=float(self.config.get("delivery_lookback_minutes", 60)))
+        return timedelta(minutes=float(self.config["delivery_lookback_minutes"]))
 
     def _since(self) -> datetime | None:
         if self.watermark is not None:
@@ -93,7 +78,7 @@ class DeliveryReader:
         return {k: v for k, v in self.recent.items() if (parse_time(v) or horizon) > horizon}
 
     def _store(self) -> S3Store | SftpStore | None:
-        kind = self.config.get("delivery_type", "none")
+        kind = self.config["delivery_type"]
         if kind == "s3":
             return S3Store(self.config)
         if kind == "sftp":
@@ -101,58 +86,54 @@ class DeliveryReader:
         return None
 
     def _run(self) -> None:
-        self._spool = Path(tempfile.mkdtemp(prefix="tap-healthex-"))
-        store = self._store()
-        if store is None:
-            return
+        self.spool.open([*STREAM_OF_TYPE.values(), OTHER, FILES_STREAM])
         try:
-            pattern = template_pattern(
-                self.config.get("delivery_path_template") or DEFAULT_TEMPLATE
-            )
-            projects = {str(p) for p in self.config.get("project_ids", [])}
-            since = self._since()
-            todo: list[tuple[RemoteFile, dict[str, str]]] = []
-            for remote in store.list():
-                match = pattern.match(remote.key)
-                if match is None or (since is not None and remote.last_modified <= since):
-                    continue
-                if self.recent.get(remote.key) == remote.last_modified.isoformat():
-                    continue  # read already, and unchanged since
-                fields = match.groupdict()
-                if projects and fields.get("projectId") not in projects:
-                    continue
-                todo.append((remote, fields))
-            todo.sort(key=lambda item: (item[0].last_modified, item[0].key))
-            names = [*STREAM_OF_TYPE.values(), OTHER, FILES_STREAM]
-            spools = {name: (self._spool / f"{name}.jsonl").open("wb") for name in names}
+            store = self._store()
+            if store is None:
+                return
             try:
-                for remote, fields in todo:
-                    self._read(store, remote, fields, spools)
+                for remote, fields in self._due(store):
+                    self._read(store, remote, fields)
                     self.recent[remote.key] = remote.last_modified.isoformat()
                     if self.new_watermark is None or remote.last_modified > self.new_watermark:
                         self.new_watermark = remote.last_modified
             finally:
-                for spool in spools.values():
-                    spool.close()
+                store.close()
         finally:
-            store.close()
+            self.spool.seal()
+
+    def _due(self, store: S3Store | SftpStore) -> list[tuple[RemoteFile, dict[str, str]]]:
+        """The files to read, oldest first, with the fields their path holds."""
+        pattern = template_pattern(self.config.get("delivery_path_template") or DEFAULT_TEMPLATE)
+        projects = {str(p) for p in self.config["project_ids"]}
+        since = self._since()
+        todo: list[tuple[RemoteFile, dict[str, str]]] = []
+        for remote in store.list():
+            match = pattern.match(remote.key)
+            if match is None or (since is not None and remote.last_modified <= since):
+                continue
+            if self.recent.get(remote.key) == remote.last_modified.isoformat():
+                continue  # read already, and unchanged since
+            fields = match.groupdict()
+            if projects and fields.get("projectId") not in projects:
+                continue
+            todo.append((remote, fields))
+        return sorted(todo, key=lambda item: (item[0].last_modified, item[0].key))
 
     def _read(
         self,
         store: S3Store | SftpStore,
         remote: RemoteFile,
         fields: dict[str, str],
-        spools: Mapping[str, t.IO[bytes]],
     ) -> None:
-        marks = {name: spool.tell() for name, spool in spools.items()}
+        marks = self.spool.mark()
         keys = {
             "project_id": fields.get("projectId"),
             "healthex_patient_id": fields.get("healthexPatientId"),
             "retrieval_id": fields.get("retrievalId"),
         }
         count, error = 0, None
-        assert self._spool is not None
-        with tempfile.NamedTemporaryFile(dir=self._spool, suffix=".json") as local:
+        with tempfile.NamedTemporaryFile(dir=self.spool.directory, suffix=".json") as local:
             store.download(remote.key, t.cast("t.BinaryIO", local))
             local.flush()
             try:
@@ -168,16 +149,14 @@ class DeliveryReader:
                         **promote(stream, resource),
                         "resource": resource,
                     }
-                    spools[stream].write(self._encode(record) + b"\n")
+                    self.spool.write(stream, [record])
                     count += 1
             except NotFhir as exc:
                 error = str(exc)
         if error is not None:
-            for name, spool in spools.items():  # no half-read file reaches the warehouse
-                spool.seek(marks[name])
-                spool.truncate()
+            self.spool.roll_back(marks)  # no half-read file reaches the warehouse
             count = 0
-            if not self.config.get("skip_bad_files", False):
+            if not self.config["skip_bad_files"]:
                 msg = (
                     f"delivered file '{remote.key}' is not a readable FHIR Bundle ({error}); "
                     "the delivery watermark did not move (skip_bad_files: true records "
@@ -197,26 +176,10 @@ class DeliveryReader:
             "parse_error": error,
             "read_at": datetime.now(UTC).isoformat(),
         }
-        spools[FILES_STREAM].write(self._encode(file_record) + b"\n")
+        self.spool.write(FILES_STREAM, [file_record])
 
-    def read(self) -> None:
+    def read(self) -> Spool:
         """List, download and parse the files, once: the spool is then ready."""
-        if self._spool is None:
+        if not self.spool.ready:
             self._run()
-
-    def records(self, stream: str) -> Iterator[dict]:
-        """One stream's records, from the spool (read the files on first use)."""
-        self.read()
-        assert self._spool is not None
-        path = self._spool / f"{stream}.jsonl"
-        if not path.exists():
-            return
-        decode = msgspec.json.Decoder().decode
-        with path.open("rb") as lines:
-            for line in lines:
-                yield decode(line)
-
-    def finished(self, stream: str) -> bool:
-        """Note a file-backed stream as written; true once every selected one is."""
-        self._finished.add(stream)
-        return self._finished >= self._selected()
+        return self.spool

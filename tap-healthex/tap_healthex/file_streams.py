@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import typing as t
 
-from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from tapkit.spool import Spool, SpooledStream
 
+from tap_healthex.delivery_reader import FILES_STREAM
 from tap_healthex.fhir import CODED, OTHER, PROMOTED, STREAM_OF_TYPE
-from tap_healthex.files import FILES_STREAM
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
 
     from singer_sdk import Tap
-    from singer_sdk.helpers.types import Context
 
-    from tap_healthex.files import DeliveryReader
+    from tap_healthex.delivery_reader import DeliveryReader
 
 S = th.StringType(nullable=True)
 TIME = th.DateTimeType(nullable=True)
@@ -55,7 +54,7 @@ _COLUMNS: dict[str, tuple[th.JSONTypeHelper, str]] = {
 }
 
 
-class DeliveryStream(Stream):
+class DeliveryStream(SpooledStream):
     """A stream fed by the run's delivery reader; the last one saves the watermark."""
 
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
@@ -70,14 +69,16 @@ class DeliveryStream(Stream):
         self._reader = reader
         self._ready = ready or (lambda: None)
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        """The spooled records; then, if every file-backed stream is done, the watermark."""
+    def spool(self) -> Spool:
+        """The delivered files' records, read once the tap has checked its sources."""
         self._ready()
+        return self._reader().read()
+
+    def commit(self, bookmarks: dict[str, t.Any]) -> None:
+        """The new watermark, and the files read inside its lookback."""
         reader = self._reader()
-        yield from reader.records(self.name)
-        if reader.finished(self.name) and reader.new_watermark is not None:
-            # Only after every record from these files was written may it move.
-            bookmark = self.tap_state.setdefault("bookmarks", {}).setdefault(FILES_STREAM, {})
+        if reader.new_watermark is not None:
+            bookmark = bookmarks.setdefault(FILES_STREAM, {})
             bookmark["watermark"] = reader.new_watermark.isoformat()
             bookmark["recent"] = reader.recent_reads()
 

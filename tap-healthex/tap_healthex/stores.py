@@ -26,8 +26,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     import paramiko
-
-    from tap_healthex.retry import RetryPolicy
+    from tapkit.retry import RetryPolicy
 
 T = t.TypeVar("T")
 
@@ -130,8 +129,8 @@ class S3Store:
                 endpoint_url=config.get("s3_endpoint_url") or None,
                 config=Config(
                     retries={"mode": "standard", "max_attempts": 5},
-                    connect_timeout=float(config.get("request_timeout", 60)),
-                    read_timeout=float(config.get("request_timeout", 60)),
+                    connect_timeout=float(config["request_timeout"]),
+                    read_timeout=float(config["request_timeout"]),
                 ),
             )
         self.bucket = str(config["s3_bucket"])
@@ -183,8 +182,8 @@ class SftpStore:
 
         config = self._config
         ssh = paramiko.SSHClient()
-        host, port = str(config["sftp_host"]), int(config.get("sftp_port", 22))
-        if config.get("sftp_verify_host_key", True):
+        host, port = str(config["sftp_host"]), int(config["sftp_port"])
+        if config["sftp_verify_host_key"]:
             known = config.get("sftp_known_hosts")
             if known:
                 self._load_known_hosts(ssh, str(known))
@@ -198,7 +197,7 @@ class SftpStore:
             self._connect(ssh, host, port, config, self._key)
             self._sftp = ssh.open_sftp()
             # Without it a server that stalls mid-transfer would hold the run forever.
-            self._sftp.get_channel().settimeout(float(config.get("request_timeout", 60)))
+            self._sftp.get_channel().settimeout(float(config["request_timeout"]))
         except BaseException:
             ssh.close()
             raise
@@ -244,7 +243,7 @@ class SftpStore:
                 username=config.get("sftp_username"),
                 password=config.get("sftp_password") or None,
                 pkey=key,
-                timeout=float(config.get("request_timeout", 60)),
+                timeout=float(config["request_timeout"]),
                 allow_agent=False,
                 look_for_keys=False,
             )

@@ -3,64 +3,42 @@
 from __future__ import annotations
 
 import atexit
-import sys
 import typing as t
 from functools import cached_property
-from urllib.parse import urlparse
 
-from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.singerlib import SingerMessageType
+from tapkit.cli import CheckedTap, InputError, http_settings, main, setting, time_errors, url_errors
+from tapkit.rest import package_version
+from tapkit.retry import RetryPolicy
+from tapkit.times import parse_time
 
 from tap_healthex.api_streams import (
     ConsentRecordsStream,
     DataUpdateRequestsStream,
     IdentifiedPatientsStream,
 )
-from tap_healthex.auth import TokenAuth
-from tap_healthex.client import HealthExStream, __version__
-from tap_healthex.delivery import template_pattern
+from tap_healthex.auth import api_key_token
+from tap_healthex.client import HealthExStream
+from tap_healthex.delivery_reader import DEFAULT_TEMPLATE, FILES_STREAM, DeliveryReader
 from tap_healthex.errors import HealthExError
 from tap_healthex.file_streams import RESOURCE_STREAMS, DeliveryFilesStream, DeliveryStream
-from tap_healthex.files import DEFAULT_TEMPLATE, FILES_STREAM, DeliveryReader, parse_time
-from tap_healthex.inputs import CheckedInputs, InputError, check_state, settings_message
-from tap_healthex.retry import RetryPolicy
+from tap_healthex.stores import template_pattern
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
-    from singer_sdk.singerlib.encoding.simple import Message
+    from tapkit.auth import MintedTokenAuth
 
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+__version__ = package_version("tap-healthex")
 REQUIRED_FOR = {
     "s3": ("s3_bucket",),
     "sftp": ("sftp_host", "sftp_username"),
 }
 
 
-class BufferedMsgSpecWriter(MsgSpecWriter):
-    """msgspec encoding; records are flushed with the next STATE, not one by one."""
-
-    def write_message(self, message: Message) -> None:
-        """Write a message; flush unless it is a record."""
-        sys.stdout.buffer.write(self.format_message(message))
-        if message.type != SingerMessageType.RECORD:
-            sys.stdout.flush()
-
-
 def settings_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     """Checks the JSON schema cannot express."""
-    errors = []
-    for key in ("api_url", "s3_endpoint_url"):
-        if not config.get(key):
-            continue
-        parsed = urlparse(str(config[key]))
-        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
-            errors.append(f"{key} must be an absolute URL")
-        elif parsed.scheme != "https" and parsed.hostname not in LOCAL_HOSTS:
-            errors.append(f"{key} must use https (plain http is allowed only for localhost)")
-    kind = config.get("delivery_type", "none")
+    errors = url_errors(config, required=("api_url",), optional=("s3_endpoint_url",))
+    kind = config["delivery_type"]
     errors += [
         f"{key} is required when delivery_type is {kind}"
         for key in REQUIRED_FOR.get(kind, ())
@@ -72,13 +50,7 @@ def settings_errors(config: t.Mapping[str, t.Any]) -> list[str]:
         template_pattern(config.get("delivery_path_template") or DEFAULT_TEMPLATE)
     except HealthExError as exc:
         errors.append(str(exc))
-    if config.get("start_date") and parse_time(config["start_date"]) is None:
-        errors.append("start_date must be an ISO-8601 date-time")
-    return errors
-
-
-def _setting(name: str, kind: t.Any, title: str, text: str, **kw: t.Any) -> th.Property:
-    return th.Property(name, kind, title=title, description=text, **kw)
+    return errors + time_errors(config, ("start_date",))
 
 
 def _time_problem(stream: Stream, value: t.Any) -> str | None:
@@ -125,25 +97,23 @@ def _check_delivery_state(state: t.Mapping[str, t.Any]) -> None:
     raise InputError(msg)
 
 
-# CheckedInputs.invoke takes the --state and --catalog paths, where Tap's takes files.
-class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
+class TapHealthEx(CheckedTap):
     """Singer tap for HealthEx."""
 
     name = "tap-healthex"
-    message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
-        _setting(
+        setting(
             "api_url",
             th.StringType,
             "API URL",
             "HealthEx API host.",
             default="https://api.healthex.io",
         ),
-        _setting(
+        setting(
             "api_key", th.StringType, "API key", "HealthEx API key.", required=True, secret=True
         ),
-        _setting(
+        setting(
             "api_secret",
             th.StringType,
             "API secret",
@@ -151,14 +121,14 @@ class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
             required=True,
             secret=True,
         ),
-        _setting(
+        setting(
             "project_ids",
             th.ArrayType(th.StringType),
             "Project IDs",
             "The HealthEx projects to sync.",
             required=True,
         ),
-        _setting(
+        setting(
             "request_updates",
             th.BooleanType,
             "Request updates",
@@ -166,90 +136,90 @@ class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
             "($updateData). Off by default.",
             default=False,
         ),
-        _setting(
+        setting(
             "update_interval_hours",
             th.NumberType(minimum=0),
             "Update interval hours",
             "Least time between two update requests for one patient (kept in state).",
             default=24,
         ),
-        _setting(
+        setting(
             "skip_interactive",
             th.BooleanType,
             "Skip interactive",
             "Ask HealthEx not to involve the patient interactively.",
             default=False,
         ),
-        _setting(
+        setting(
             "delivery_type",
             th.StringType(allowed_values=["s3", "sftp", "none"]),
             "Delivery type",
             "Where HealthEx delivers FHIR bundles: s3, sftp or none.",
             default="none",
         ),
-        _setting("s3_bucket", th.StringType, "S3 bucket", "Bucket HealthEx delivers to."),
-        _setting("s3_prefix", th.StringType, "S3 prefix", "Key prefix of the deliveries."),
-        _setting("aws_region", th.StringType, "AWS region", "Region of the bucket."),
-        _setting(
+        setting("s3_bucket", th.StringType, "S3 bucket", "Bucket HealthEx delivers to."),
+        setting("s3_prefix", th.StringType, "S3 prefix", "Key prefix of the deliveries."),
+        setting("aws_region", th.StringType, "AWS region", "Region of the bucket."),
+        setting(
             "s3_endpoint_url",
             th.StringType,
             "S3 endpoint URL",
             "For S3-compatible stores (MinIO, ...).",
         ),
-        _setting(
+        setting(
             "aws_access_key_id",
             th.StringType,
             "AWS access key ID",
             "Optional; otherwise the standard AWS credential chain.",
             secret=True,
         ),
-        _setting(
+        setting(
             "aws_secret_access_key",
             th.StringType,
             "AWS secret access key",
             "Optional; otherwise the standard AWS credential chain.",
             secret=True,
         ),
-        _setting(
+        setting(
             "aws_session_token",
             th.StringType,
             "AWS session token",
             "Optional session token.",
             secret=True,
         ),
-        _setting("sftp_host", th.StringType, "SFTP host", "SFTP server HealthEx delivers to."),
-        _setting(
+        setting("sftp_host", th.StringType, "SFTP host", "SFTP server HealthEx delivers to."),
+        setting(
             "sftp_port",
             th.IntegerType(minimum=1, maximum=65535),
             "SFTP port",
             "SFTP port.",
             default=22,
         ),
-        _setting("sftp_username", th.StringType, "SFTP username", "SFTP user."),
-        _setting("sftp_password", th.StringType, "SFTP password", "SFTP password.", secret=True),
-        _setting(
+        setting("sftp_username", th.StringType, "SFTP username", "SFTP user."),
+        setting("sftp_password", th.StringType, "SFTP password", "SFTP password.", secret=True),
+        setting(
             "sftp_private_key",
             th.StringType,
             "SFTP private key",
             "SFTP private key (OpenSSH/PEM text).",
             secret=True,
         ),
-        _setting("sftp_root", th.StringType, "SFTP root", "Directory of the deliveries."),
-        _setting(
+        setting("sftp_root", th.StringType, "SFTP root", "Directory of the deliveries."),
+        setting(
             "sftp_known_hosts",
             th.StringType,
             "SFTP known hosts",
             "known_hosts lines (or a file path) the server's host key must match; "
             "default: the system's known_hosts.",
         ),
-        _setting(
+        setting(
             "sftp_verify_host_key",
             th.BooleanType,
             "SFTP verify host key",
             "Check the server's host key (on by default; turn off only for tests).",
             default=True,
         ),
-        _setting(
+        setting(
             "delivery_path_template",
             th.StringType,
             "Delivery path template",
@@ -257,7 +227,7 @@ class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
             "{healthexPatientId}, {externalId}, {retrievalId}. Other files are ignored.",
             default=DEFAULT_TEMPLATE,
         ),
-        _setting(
+        setting(
             "skip_bad_files",
             th.BooleanType,
             "Skip bad files",
@@ -266,14 +236,14 @@ class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
             "an error naming it, and the delivery watermark does not move.",
             default=False,
         ),
-        _setting(
+        setting(
             "delivery_lookback_minutes",
             th.NumberType(minimum=0),
             "Delivery lookback minutes",
             "Re-read files modified this long before the last watermark.",
             default=60,
         ),
-        _setting(
+        setting(
             "consent_lookback_minutes",
             th.NumberType(minimum=0),
             "Consent lookback minutes",
@@ -281,13 +251,13 @@ class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
             "HealthEx's own time at the start of the previous read, minus this many minutes.",
             default=5,
         ),
-        _setting(
+        setting(
             "start_date",
             th.DateTimeType,
             "Start date",
             "First run: consents modified and files delivered after this time.",
         ),
-        _setting(
+        setting(
             "page_size",
             th.IntegerType(minimum=1, maximum=1000),
             "Page size",
@@ -295,44 +265,28 @@ class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
             "maximum). Larger pages mean fewer metered requests.",
             default=1000,
         ),
-        _setting(
-            "request_timeout",
-            th.NumberType(exclusive_minimum=0),
-            "Request timeout",
-            "Seconds to wait for one response before retrying it.",
-            default=60,
-        ),
-        _setting(
-            "max_retry_seconds",
-            th.NumberType(minimum=0),
-            "Max retry seconds",
-            "Total seconds one request may wait between retries before the run fails.",
-            default=600,
-        ),
-        _setting(
-            "user_agent",
-            th.StringType,
-            "User agent",
-            f"User-Agent header; default tap-healthex/{__version__}.",
-        ),
+        *http_settings("tap-healthex", __version__),
     ).to_dict()
 
-    def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self._sources_checked = False
-        try:
-            super().__init__(*args, validate_config=validate_config, **kwargs)
-        except ConfigValidationError as exc:
-            message = settings_message(exc.errors, self.config, self.config_jsonschema)
-            raise InputError(message) from None
-        if validate_config and (errors := settings_errors(self.config)):
-            raise InputError(settings_message(errors, self.config, self.config_jsonschema))
+        super().__init__(*args, **kwargs)
+
+    def settings_errors(self) -> list[str]:
+        """URLs, what each delivery type needs, the path template, start_date."""
+        return settings_errors(self.config)
+
+    def bookmark_problem(self, stream: Stream, value: t.Any) -> str | None:
+        """A HealthEx bookmark is an ISO date-time."""
+        return _time_problem(stream, value)
+
+    def check_own_bookmarks(self, state: dict[str, t.Any]) -> None:
+        """The delivery watermark: a date-time and a map of recent files."""
+        _check_delivery_state(state)
 
     def load_state(self, state: dict[str, t.Any]) -> None:
-        """Refuse a state of another tap, or bookmarks that are not this tap's shape."""
+        """Take a 0.1 consent bookmark as it is; keep empty bookmarks."""
         _migrate_consent_bookmarks(state)
-        for name in check_state(state, self.streams, _time_problem):
-            self.logger.warning("Ignoring the state of stream '%s', which this tap lacks", name)
-        _check_delivery_state(state)
         super().load_state(state)
         # The SDK drops empty bookmarks; keep them, so the first STATE echoes the input.
         for name, bookmark in state.get("bookmarks", {}).items():
@@ -359,17 +313,21 @@ class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
     def retry_policy(self) -> RetryPolicy:
         """One retry policy for the run."""
         return RetryPolicy(
-            max_retry_seconds=float(self.config.get("max_retry_seconds", 600)), logger=self.logger
+            max_retry_seconds=float(self.config["max_retry_seconds"]),
+            logger=self.logger,
+            error_type=HealthExError,
         )
 
     @cached_property
-    def authenticator(self) -> TokenAuth:
+    def authenticator(self) -> MintedTokenAuth:
         """One token for every API stream."""
-        return TokenAuth(
-            api_url=str(self.config.get("api_url", "https://api.healthex.io")),
-            api_key=str(self.config.get("api_key", "")),
-            api_secret=str(self.config.get("api_secret", "")),
-            timeout=float(self.config.get("request_timeout", 60)),
+        # Built while the SDK discovers streams, before settings are checked: read the
+        # required credentials with .get() so a missing one gets its one-line error.
+        return api_key_token(
+            api_url=str(self.config["api_url"]),
+            api_key=str(self.config.get("api_key") or ""),
+            api_secret=str(self.config.get("api_secret") or ""),
+            timeout=float(self.config["request_timeout"]),
             user_agent=str(self.config.get("user_agent") or f"tap-healthex/{__version__}"),
             retry=self.retry_policy,
         )
@@ -412,11 +370,7 @@ class TapHealthEx(CheckedInputs, Tap):  # type: ignore[misc]
 
 def cli() -> None:
     """The ``tap-healthex`` command: a failure it explains ends in that one line, exit 1."""
-    try:
-        TapHealthEx.cli()
-    except HealthExError as exc:
-        TapHealthEx.logger.error("%s", exc)
-        sys.exit(1)
+    main(TapHealthEx)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-import tap_healthex.errors
+import tapkit.errors
 from healthex_helpers import API
-from tap_healthex.delivery import template_pattern
 from tap_healthex.errors import HealthExError
 from tap_healthex.fhir import NotFhir, bundle_resources, promote
-from tap_healthex.inputs import InputError
+from tap_healthex.stores import template_pattern
 from tap_healthex.tap import TapHealthEx
+from tapkit.cli import InputError
+from tapkit.errors import ResponseTooLargeError
 
 PATIENTS = f"{API}/v1/projects/p1/recruitment/identified-patients"
 
@@ -202,7 +203,7 @@ def test_records_without_their_keys_are_refused_naming_stream_and_path(
 
 @pytest.mark.parametrize("what", ["token", "page", "declared"])
 def test_a_body_over_the_cap_is_refused(requests_mock, run_tap, base_config, monkeypatch, what):
-    monkeypatch.setattr(tap_healthex.errors, "MAX_RESPONSE_BYTES", 4096)
+    monkeypatch.setattr(tapkit.errors, "MAX_RESPONSE_BYTES", 4096)
     big = {"data": [{"id": f"pat-{i}", "firstName": "Ada" * 50} for i in range(100)], "total": 100}
     # The call is named by its path template: a real path may hold a patient id.
     path = (
@@ -218,12 +219,14 @@ def test_a_body_over_the_cap_is_refused(requests_mock, run_tap, base_config, mon
         )
     else:  # no Content-Length: read up to the cap
         requests_mock.get(PATIENTS, json=big)
-    with pytest.raises(HealthExError, match=re.escape(f"{path} answered a body over 0 MiB")):
+    with pytest.raises(
+        ResponseTooLargeError, match=re.escape(f"{path} answered a body over 0 MiB")
+    ):
         run_tap(base_config, streams=["identified_patients"])
 
 
 def test_a_body_under_the_cap_is_read(requests_mock, run_tap, base_config, monkeypatch):
-    monkeypatch.setattr(tap_healthex.errors, "MAX_RESPONSE_BYTES", 1 << 20)
+    monkeypatch.setattr(tapkit.errors, "MAX_RESPONSE_BYTES", 1 << 20)
     _patients(requests_mock, 30)
     assert (
         len(run_tap(base_config, streams=["identified_patients"]).records("identified_patients"))
