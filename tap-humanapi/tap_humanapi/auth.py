@@ -1,61 +1,28 @@
 """Human API tokens: one access token per user, and the app's client token.
 
-Tokens are kept in memory only (never in state, context or logs), reused for all
-of a user's requests in a run, minted again a little before they expire, and
-once more when the API answers 401.
+``Minter`` asks Human API for them; ``tapkit.auth.TokenCache`` keeps them in memory
+only (never in state, context or logs), reused for all of a user's requests in a
+run, minted again a little before they expire, and once more on a 401.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 import typing as t
 
-from tap_humanapi.errors import HumanAPIError, UserFailure, describe_response
+from tapkit.errors import describe_response
+
+from tap_humanapi.errors import HumanAPIError, UserFailure
 
 if t.TYPE_CHECKING:
-    from tap_humanapi.client import Transport
+    from tap_humanapi.transport import Transport
 
 USER_TOKEN_PATH = "/v1/connect/token"  # noqa: S105 - a path, not a secret
 APP_TOKEN_PATH = "/v1/admin/token"  # noqa: S105 - a path, not a secret
-REFRESH_SHARE = 0.1
-MIN_REFRESH_MARGIN_SECONDS = 60.0
+DEFAULT_LIFETIME_SECONDS = 3600.0
 
 
 class TokenRefused(UserFailure):
     """Human API refused to mint a token for this user (deleted, or no source)."""
-
-
-class Tokens:
-    """Tokens by key, minted on demand; thread-safe, one mint per key at a time."""
-
-    def __init__(
-        self,
-        mint: t.Callable[[str], tuple[str, float]],
-        clock: t.Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._mint = mint
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._key_locks: dict[str, threading.Lock] = {}
-        self._tokens: dict[str, tuple[str, float]] = {}
-
-    def get(self, key: str) -> str:
-        """A valid token for ``key``."""
-        with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            held = self._tokens.get(key)
-            if held is not None and self._clock() < held[1]:
-                return held[0]
-            token, lifetime = self._mint(key)
-            margin = max(lifetime * REFRESH_SHARE, MIN_REFRESH_MARGIN_SECONDS)
-            self._tokens[key] = (token, self._clock() + max(lifetime - margin, 0.0))
-            return token
-
-    def invalidate(self, key: str) -> None:
-        """Forget the token of ``key``; the next request mints a new one."""
-        self._tokens.pop(key, None)
 
 
 class Minter:
@@ -84,7 +51,7 @@ class Minter:
         if not isinstance(token, str) or not token:
             msg = f"{what} answered {status} without a {field}"
             raise HumanAPIError(msg)
-        return token, float(reply.body.get("expires_in") or 3600)
+        return token, float(reply.body.get("expires_in") or DEFAULT_LIFETIME_SECONDS)
 
     def user_token(self, client_user_id: str) -> tuple[str, float]:
         """An access token for one user."""

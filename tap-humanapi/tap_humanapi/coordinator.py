@@ -22,25 +22,25 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import shutil
-import tempfile
 import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import msgspec
+from tapkit.auth import TokenCache
+from tapkit.errors import describe_response, path_of
+from tapkit.spool import Spool
+from tapkit.times import parse_time
 
-from tap_humanapi.auth import Minter, TokenRefused, Tokens
-from tap_humanapi.errors import HumanAPIError, UserFailure, describe_response, path_of
+from tap_humanapi.auth import Minter, TokenRefused
+from tap_humanapi.errors import HumanAPIError, UserFailure
 
 if t.TYPE_CHECKING:
     import logging
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
-    from tap_humanapi.client import Reply, Transport
+    from tap_humanapi.transport import Reply, Transport
 
 T = t.TypeVar("T")
 R = t.TypeVar("R")
@@ -89,17 +89,6 @@ class UserCheck:
     read_data: bool = False
     updated_since: datetime | None = None
     new_marker: str | None = None
-
-
-def parse_time(value: t.Any) -> datetime | None:
-    """An ISO-8601 time from Human API, or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def check_keys(what: str, noun: str, objects: list[dict], keys: Mapping[str, str]) -> None:
@@ -158,30 +147,27 @@ class Coordinator:
         self.logger = logger
         self.api_url = str(config["api_url"]).rstrip("/")
         self.admin_url = str(config["admin_url"]).rstrip("/")
-        self.page_size = int(config.get("page_size", 500))
-        self.lookback = timedelta(minutes=float(config.get("lookback_minutes", 10)))
+        self.page_size = int(config["page_size"])
+        self.lookback = timedelta(minutes=float(config["lookback_minutes"]))
         self.start_date = parse_time(config.get("start_date"))
-        workers = int(config.get("max_workers", 8))
+        workers = int(config["max_workers"])
         # Users in flight: a changed user holds its place in the output order for ~30
         # requests while unchanged ones take 2, so the window must be wide enough that
         # the pool stays busy behind it. Unchanged users' results are a few sources.
         self.window = workers * 32
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="humanapi")
-        self.user_tokens = Tokens(minter.user_token)
-        self.app_tokens = Tokens(minter.app_token)
+        self.user_tokens = TokenCache(minter.user_token)
+        self.app_tokens = TokenCache(minter.app_token)
         self.saved_markers = {k: v for k, v in markers.items() if parse_time(v)}
         self._endpoints = endpoints
-        self._per_user_streams = per_user_streams
-        self._finished: set[str] = set()
         self._admin_users: list[dict] | None = None
         self._checks: list[UserCheck] | None = None
-        self._spool: Path | None = None
+        self._spool = Spool("tap-humanapi-", per_user_streams)
 
     def close(self) -> None:
         """Stop the pool and remove the spool."""
         self.executor.shutdown(wait=True, cancel_futures=True)
-        if self._spool is not None:
-            shutil.rmtree(self._spool, ignore_errors=True)
+        self._spool.close()
 
     # -- the roster ----------------------------------------------------------------
 
@@ -189,7 +175,7 @@ class Coordinator:
         """Users of this shard from the admin API (only client_user_ids, if set)."""
         if self._admin_users is None:
             wanted = self.config.get("client_user_ids")
-            shards = int(self.config.get("shard_count", 1)), int(self.config.get("shard_index", 0))
+            shards = int(self.config["shard_count"]), int(self.config["shard_index"])
             users = []
             for user in self._list_admin_users():
                 client_user_id = user["clientUserId"]
@@ -253,11 +239,14 @@ class Coordinator:
         assert self._checks is not None
         return self._checks
 
+    def spool(self) -> Spool:
+        """Every changed user's records, per stream in roster order (after the pass)."""
+        self.checks()
+        return self._spool
+
     def _run_pass(self) -> None:
         endpoints = self._endpoints()
-        self._spool = Path(tempfile.mkdtemp(prefix="tap-humanapi-"))
-        files = {e.name: (self._spool / f"{e.name}.jsonl").open("wb") for e in endpoints}
-        encode = msgspec.json.Encoder().encode
+        self._spool.open(e.name for e in endpoints)
         checks = []
         try:
             for check, data in ordered(
@@ -265,32 +254,14 @@ class Coordinator:
             ):
                 checks.append(check)
                 for name, records in data.items():
-                    files[name].writelines(encode(record) + b"\n" for record in records)
+                    self._spool.write(name, records)
         finally:
-            for file in files.values():
-                file.close()
+            self._spool.seal()
         self._checks = checks
-
-    def records(self, stream_name: str) -> Iterator[dict]:
-        """A stream's records of every changed user, in roster order, from the spool."""
-        self.checks()
-        assert self._spool is not None
-        path = self._spool / f"{stream_name}.jsonl"
-        if not path.exists():
-            return
-        decode = msgspec.json.Decoder().decode
-        with path.open("rb") as lines:
-            for line in lines:
-                yield decode(line)
 
     def endpoint_names(self) -> list[str]:
         """The data streams this run reads (the markers cover exactly these)."""
         return sorted(e.name for e in self._endpoints())
-
-    def finished(self, stream_name: str) -> bool:
-        """Note a per-user stream as written; true once all selected ones are."""
-        self._finished.add(stream_name)
-        return self._finished >= self._per_user_streams()
 
     def markers(self) -> dict[str, str]:
         """The markers to save: last run's, advanced for users read completely now."""

@@ -7,9 +7,10 @@ import typing as t
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from tapkit.fidelity import KeepsVendorFields
+from tapkit.spool import Spool, SpooledStream
 
 from tap_humanapi import schemas
-from tap_humanapi.users import MARKERS_STREAM, format_time
+from tap_humanapi.coordinator import MARKERS_STREAM, format_time
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -17,7 +18,7 @@ if t.TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_humanapi.users import Coordinator
+    from tap_humanapi.coordinator import Coordinator
 
 
 class HumanAPIStream(Stream):
@@ -42,21 +43,18 @@ class UsersStream(KeepsVendorFields, HumanAPIStream):
         yield from self._coordinator().admin_users()
 
 
-class PerUserStream(HumanAPIStream):
+class PerUserStream(SpooledStream, HumanAPIStream):
     """A stream of the per-user pass; the last one to finish saves the users' markers."""
 
-    def user_records(self) -> t.Iterable[dict]:
-        """Records of every user for this stream, in roster order."""
-        raise NotImplementedError
+    def spool(self) -> Spool:
+        """The pass's records (the pass runs on first use)."""
+        return self._coordinator().spool()
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        """Emit the records; then, if every per-user stream is done, save the markers."""
-        yield from self.user_records()
+    def commit(self, bookmarks: dict[str, t.Any]) -> None:
+        """The users' new markers, and the data streams they cover (if any was read)."""
         coordinator = self._coordinator()
-        if coordinator.finished(self.name) and (covered := coordinator.endpoint_names()):
-            # Only now, after every per-user record of the run was written, may the
-            # markers move: the SDK writes this state after this stream's records.
-            bookmark = self.tap_state.setdefault("bookmarks", {}).setdefault(MARKERS_STREAM, {})
+        if covered := coordinator.endpoint_names():
+            bookmark = bookmarks.setdefault(MARKERS_STREAM, {})
             bookmark["users"] = coordinator.markers()
             bookmark["streams"] = covered
 
@@ -68,7 +66,7 @@ class SourcesStream(KeepsVendorFields, PerUserStream):
     primary_keys = ("human_id", "id", "source")
     schema = schemas.SOURCES
 
-    def user_records(self) -> t.Iterable[dict]:
+    def spooled_records(self) -> t.Iterable[dict]:
         """The sources read while checking each user for changes."""
         for check in self._coordinator().checks():
             for source in check.sources:
@@ -91,10 +89,6 @@ class UserDataStream(KeepsVendorFields, PerUserStream):
     primary_keys: tuple[str, ...] = ("human_id", "id")
     replication_key: str | None = "updatedAt"
     is_sorted = False
-
-    def user_records(self) -> t.Iterable[dict]:
-        """The records spooled by the per-user pass."""
-        return self._coordinator().records(self.name)
 
 
 class ProfileStream(UserDataStream):
@@ -140,7 +134,7 @@ class UserSyncStatusStream(PerUserStream):
     primary_keys = ("human_id",)
     schema = schemas.USER_SYNC_STATUS
 
-    def user_records(self) -> t.Iterable[dict]:
+    def spooled_records(self) -> t.Iterable[dict]:
         """Each user's outcome."""
         for check in self._coordinator().checks():
             yield {

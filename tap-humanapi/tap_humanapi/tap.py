@@ -3,57 +3,31 @@
 from __future__ import annotations
 
 import atexit
-import sys
 import typing as t
 from functools import cached_property
-from urllib.parse import urlparse
 
-from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.singerlib import SingerMessageType
+from tapkit.cli import CheckedTap, InputError, http_settings, main, setting, time_errors, url_errors
+from tapkit.times import parse_time
 
 from tap_humanapi.auth import Minter
-from tap_humanapi.client import Transport, __version__
-from tap_humanapi.errors import HumanAPIError
-from tap_humanapi.inputs import CheckedInputs, InputError, check_state, settings_message
-from tap_humanapi.retry import RetryPolicy
+from tap_humanapi.coordinator import MARKERS_STREAM, Coordinator, EndpointSpec
+from tap_humanapi.errors import HumanAPIError, UserRetryPolicy
 from tap_humanapi.streams import STREAM_TYPES, PerUserStream, UserDataStream
-from tap_humanapi.users import MARKERS_STREAM, Coordinator, EndpointSpec, parse_time
+from tap_humanapi.transport import Transport, __version__
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
-    from singer_sdk.singerlib.encoding.simple import Message
 
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 URL_SETTINGS = ("auth_url", "api_url", "admin_url")
-
-
-class BufferedMsgSpecWriter(MsgSpecWriter):
-    """msgspec encoding; records are flushed with the next STATE, not one by one."""
-
-    def write_message(self, message: Message) -> None:
-        """Write a message; flush unless it is a record."""
-        sys.stdout.buffer.write(self.format_message(message))
-        if message.type != SingerMessageType.RECORD:
-            sys.stdout.flush()
 
 
 def settings_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     """Checks the JSON schema cannot express."""
-    errors = []
-    for key in URL_SETTINGS:
-        parsed = urlparse(str(config.get(key) or ""))
-        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
-            errors.append(f"{key} must be an absolute URL")
-        elif parsed.scheme != "https" and parsed.hostname not in LOCAL_HOSTS:
-            errors.append(f"{key} must use https (plain http is allowed only for localhost)")
-    if int(config.get("shard_index", 0)) >= int(config.get("shard_count", 1)):
+    errors = url_errors(config, required=URL_SETTINGS)
+    if int(config["shard_index"]) >= int(config["shard_count"]):
         errors.append("shard_index must be less than shard_count")
-    if config.get("start_date") and parse_time(config["start_date"]) is None:
-        errors.append("start_date must be an ISO-8601 date-time")
-    return errors
+    return errors + time_errors(config, ("start_date",))
 
 
 def _bookmark_problem(stream: Stream, value: t.Any) -> str | None:
@@ -85,22 +59,16 @@ def _markers_problem(bookmark: t.Mapping[str, t.Any]) -> str | None:
     return None
 
 
-def _setting(name: str, kind: t.Any, title: str, text: str, **kw: t.Any) -> th.Property:
-    return th.Property(name, kind, title=title, description=text, **kw)
-
-
-# CheckedInputs.invoke takes the --state and --catalog paths, where Tap's takes files.
-class TapHumanAPI(CheckedInputs, Tap):  # type: ignore[misc]
+class TapHumanAPI(CheckedTap):
     """Singer tap for Human API."""
 
     name = "tap-humanapi"
-    message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
-        _setting(
+        setting(
             "client_id", th.StringType, "Client ID", "The app's Human API client id.", required=True
         ),
-        _setting(
+        setting(
             "client_secret",
             th.StringType,
             "Client secret",
@@ -108,57 +76,57 @@ class TapHumanAPI(CheckedInputs, Tap):  # type: ignore[misc]
             required=True,
             secret=True,
         ),
-        _setting(
+        setting(
             "auth_url", th.StringType, "Auth URL", "Token host.", default="https://auth.humanapi.co"
         ),
-        _setting(
+        setting(
             "api_url",
             th.StringType,
             "API URL",
             "Per-user data API, ending in /v1/human.",
             default="https://api.humanapi.co/v1/human",
         ),
-        _setting(
+        setting(
             "admin_url",
             th.StringType,
             "Admin URL",
             "Admin API host (the user list).",
             default="https://admin.humanapi.co",
         ),
-        _setting(
+        setting(
             "client_user_ids",
             th.ArrayType(th.StringType),
             "Client user IDs",
             "Sync only these users (the app's ids). Default: every user the admin API lists.",
         ),
-        _setting(
+        setting(
             "start_date",
             th.DateTimeType,
             "Start date",
             "First sync of a user: read records updated since then (default: all).",
         ),
-        _setting(
+        setting(
             "lookback_minutes",
             th.NumberType(minimum=0),
             "Lookback minutes",
             "Re-read this window before a user's last sync time; the warehouse dedupes.",
             default=10,
         ),
-        _setting(
+        setting(
             "max_workers",
             th.IntegerType(minimum=1, maximum=64),
             "Max workers",
             "Users processed concurrently.",
             default=8,
         ),
-        _setting(
+        setting(
             "shard_count",
             th.IntegerType(minimum=1),
             "Shard count",
             "Split the users across this many runs (each with its own state).",
             default=1,
         ),
-        _setting(
+        setting(
             "shard_index",
             th.IntegerType(minimum=0),
             "Shard index",
@@ -166,51 +134,29 @@ class TapHumanAPI(CheckedInputs, Tap):  # type: ignore[misc]
             "client user id).",
             default=0,
         ),
-        _setting(
+        setting(
             "page_size",
             th.IntegerType(minimum=1, maximum=500),
             "Page size",
             "Records per request (Human API's maximum is 500).",
             default=500,
         ),
-        _setting(
-            "request_timeout",
-            th.NumberType(exclusive_minimum=0),
-            "Request timeout",
-            "Seconds to wait for one response before retrying it.",
-            default=60,
-        ),
-        _setting(
-            "max_retry_seconds",
-            th.NumberType(minimum=0),
-            "Max retry seconds",
-            "Total seconds one request may wait between retries before the run fails.",
-            default=600,
-        ),
-        _setting(
-            "user_agent",
-            th.StringType,
-            "User agent",
-            f"User-Agent header; default tap-humanapi/{__version__}.",
-        ),
+        *http_settings("tap-humanapi", __version__),
     ).to_dict()
 
-    def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
-        try:
-            super().__init__(*args, validate_config=validate_config, **kwargs)
-        except ConfigValidationError as exc:
-            message = settings_message(exc.errors, self.config, self.config_jsonschema)
-            raise InputError(message) from None
-        if validate_config and (errors := settings_errors(self.config)):
-            raise InputError(settings_message(errors, self.config, self.config_jsonschema))
+    def settings_errors(self) -> list[str]:
+        """URLs, the shard, start_date."""
+        return settings_errors(self.config)
 
-    def load_state(self, state: dict[str, t.Any]) -> None:
-        """Refuse a state of another tap, or per-user markers that are not synchedAt times.
+    def bookmark_problem(self, stream: Stream, value: t.Any) -> str | None:
+        """An SDK bookmark of a data stream is a string (see ``_bookmark_problem``)."""
+        return _bookmark_problem(stream, value)
+
+    def check_own_bookmarks(self, state: dict[str, t.Any]) -> None:
+        """The per-user markers: humanId to synchedAt times, and the streams they cover.
 
         Checked here, before any request: a bad state ends the run before it reads.
         """
-        for name in check_state(state, self.streams, _bookmark_problem):
-            self.logger.warning("Ignoring the state of stream '%s', which this tap lacks", name)
         markers = state.get("bookmarks", {}).get(MARKERS_STREAM)
         if isinstance(markers, dict) and (problem := _markers_problem(markers)):
             msg = (
@@ -218,7 +164,6 @@ class TapHumanAPI(CheckedInputs, Tap):  # type: ignore[misc]
                 "(is this a state file of another tap?)"
             )
             raise InputError(msg)
-        super().load_state(state)
 
     def discover_streams(self) -> list[Stream]:
         """The users, sources, every data endpoint and user_sync_status."""
@@ -248,12 +193,13 @@ class TapHumanAPI(CheckedInputs, Tap):  # type: ignore[misc]
     @cached_property
     def coordinator(self) -> Coordinator:
         """The per-user work of this run (created on first use, during the sync)."""
-        retry = RetryPolicy(
-            max_retry_seconds=float(self.config.get("max_retry_seconds", 600)),
+        retry = UserRetryPolicy(
+            max_retry_seconds=float(self.config["max_retry_seconds"]),
             logger=self.logger,
+            error_type=HumanAPIError,
         )
         transport = Transport(
-            timeout=float(self.config.get("request_timeout", 60)),
+            timeout=float(self.config["request_timeout"]),
             user_agent=str(self.config.get("user_agent") or f"tap-humanapi/{__version__}"),
             retry=retry,
         )
@@ -279,11 +225,7 @@ class TapHumanAPI(CheckedInputs, Tap):  # type: ignore[misc]
 
 def cli() -> None:
     """The ``tap-humanapi`` command: a failure it explains ends in that one line, exit 1."""
-    try:
-        TapHumanAPI.cli()
-    except HumanAPIError as exc:
-        TapHumanAPI.logger.error("%s", exc)
-        sys.exit(1)
+    main(TapHumanAPI)
 
 
 if __name__ == "__main__":

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import threading
 import typing as t
-from importlib.metadata import PackageNotFoundError, version
 
 import msgspec
 import requests
 from singer_sdk.exceptions import RetriableAPIError
-
-from tap_humanapi.errors import Unauthorized, describe_response, refuse_large_bodies
+from tapkit.errors import Unauthorized, describe_response, refuse_large_bodies
+from tapkit.rest import package_version
 
 if t.TYPE_CHECKING:
-    from tap_humanapi.retry import RetryPolicy
+    from tapkit.retry import RetryPolicy
 
-try:
-    __version__ = version("tap-humanapi")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+__version__ = package_version("tap-humanapi")
 
 _decode = msgspec.json.Decoder().decode
 

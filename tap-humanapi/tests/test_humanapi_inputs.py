@@ -7,11 +7,12 @@ import logging
 import re
 
 import pytest
-import tap_humanapi.errors
+import tapkit.errors
 from humanapi_helpers import API, AUTH, FakeHumanAPI
-from tap_humanapi.errors import HumanAPIError, ResponseTooLargeError
-from tap_humanapi.inputs import InputError
+from tap_humanapi.errors import HumanAPIError
 from tap_humanapi.tap import TapHumanAPI, cli
+from tapkit.cli import InputError
+from tapkit.errors import ResponseTooLargeError
 
 MARKERS = {"users": {"0" * 24: "2026-01-01T00:00:00.000Z"}, "streams": ["allergies"]}
 
@@ -134,7 +135,7 @@ def test_a_body_over_the_cap_is_refused_and_is_not_a_per_user_failure(
     fake.synched["cu-2"] = "2026-01-02T00:00:00.000Z"
     # One page of ~6 kB, newer than the marker: over the cap.
     fake.add("/medical/allergies", "cu-2", 40, updated="2026-01-01T12:00:00.000Z")
-    monkeypatch.setattr(tap_humanapi.errors, "MAX_RESPONSE_BYTES", 2000)
+    monkeypatch.setattr(tapkit.errors, "MAX_RESPONSE_BYTES", 2000)
     tap = TapHumanAPI(config=base_config, state=first.state)
     capsys.readouterr()
     with pytest.raises(ResponseTooLargeError) as caught:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from humanapi_helpers import FakeHumanAPI
-from tap_humanapi.inputs import InputError
+from tap_humanapi.coordinator import in_shard
 from tap_humanapi.tap import TapHumanAPI
-from tap_humanapi.users import in_shard
+from tapkit.cli import InputError
 
 
 @pytest.mark.parametrize(
