@@ -104,7 +104,7 @@ class DeliveryReader:
 
     def _due(self, store: S3Store | SftpStore) -> list[tuple[RemoteFile, dict[str, str]]]:
         """The files to read, oldest first, with the fields their path holds."""
-        pattern = template_pattern(self.config.get("delivery_path_template") or DEFAULT_TEMPLATE)
+        pattern = template_pattern(self.config["delivery_path_template"])
         projects = {str(p) for p in self.config["project_ids"]}
         since = self._since()
         todo: list[tuple[RemoteFile, dict[str, str]]] = []

@@ -46,8 +46,11 @@ def settings_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     ]
     if kind == "sftp" and not (config.get("sftp_password") or config.get("sftp_private_key")):
         errors.append("sftp_password or sftp_private_key is required when delivery_type is sftp")
+    template = config["delivery_path_template"]
+    if not template:
+        errors.append("delivery_path_template must not be empty")
     try:
-        template_pattern(config.get("delivery_path_template") or DEFAULT_TEMPLATE)
+        template_pattern(template)
     except HealthExError as exc:
         errors.append(str(exc))
     return errors + time_errors(config, ("start_date",))

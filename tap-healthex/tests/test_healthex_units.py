@@ -51,6 +51,7 @@ def _patients(requests_mock, n: int) -> None:
             "sftp_password or sftp_private_key",
         ),
         ({"delivery_path_template": "{orgId}/{nope}.json"}, "unknown field {nope}"),
+        ({"delivery_path_template": ""}, "delivery_path_template must not be empty"),
         ({"delivery_type": "ftp"}, "delivery_type"),
         ({"skip_bad_files": "yes"}, "skip_bad_files"),
         ({"api_secret": 31415926}, "config['api_secret']"),
