@@ -22,11 +22,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO_YML = ROOT / "meltano.yml"
 TAPS = ("tap-painchek", "tap-humanapi", "tap-healthex")
-# JSON Schema type -> Meltano setting kind (a date-time string is date_iso8601).
+# JSON Schema type -> Meltano setting kind (a date-time string is date_iso8601). A number
+# is declared `integer`: Meltano 4.4.1 turns an environment value of kind `decimal` into
+# a Decimal and then cannot write the plugin's config (not JSON serializable), so any
+# TAP_X_REQUEST_TIMEOUT would fail the run. Whole numbers from the environment work;
+# a fraction (request_timeout: 0.5) goes in meltano.yml, where YAML keeps it a number.
 KINDS = {
     "string": "string",
     "integer": "integer",
-    "number": "decimal",
+    "number": "integer",
     "boolean": "boolean",
     "array": "array",
     "object": "object",
