@@ -329,7 +329,3 @@ class DataUpdateRequestsStream(HealthExStream):
         if response.status_code in (401, 429) or response.status_code >= 500:
             self.raise_for_status(response)  # a 401 logs in again; 429 and 5xx retry
         return response  # another refusal (404, 403, 409) is recorded by get_records
-
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """Records are built whole in get_records; the guard keeps what was not declared."""
-        return self.record_guard.apply(row)

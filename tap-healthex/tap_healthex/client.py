@@ -19,8 +19,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
     from tapkit.retry import RetryPolicy
 
-MAX_LIMIT = 1000
-
 
 class Page(t.NamedTuple):
     """One answer of a list: its records, the total the server counts, and its Date."""
