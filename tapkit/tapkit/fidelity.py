@@ -15,7 +15,12 @@ objects carries one catch-all column, ``extra_fields``:
 With schema flattening on, a nested object the schema declares becomes one column per
 declared inner field, and an inner field it does not declare would have no column: the
 guard moves such a field into the catch-all too, under its dotted path
-(``owner.since``). Without flattening, nested objects are kept exactly as sent.
+(``owner.since``). Those inner fields then get the top-level rules: a value of another
+type moves to the catch-all, and an inner field documented as text that vendors also
+send as a number (declared ``["string", "number", "null"]``) is announced as a string
+column and sent as text, because a loader gives a column one type and would otherwise
+refuse or alter the text (target-duckdb made ``"1"`` the number 1.0). Without
+flattening, nested objects are kept exactly as sent.
 
 The catch-all declares no inner properties, so schema flattening keeps it as one JSON
 column and every loader stores it (JSON in PostgreSQL and DuckDB).
@@ -73,21 +78,64 @@ def _types_of(node: t.Mapping[str, t.Any]) -> frozenset[type] | None:
     return frozenset(py for kind in kinds for py in _PY_TYPES.get(kind, ()))
 
 
+_Checks = tuple[tuple[str, frozenset[type]], ...]
+
+
+def _type_checks(properties: t.Mapping[str, t.Any]) -> _Checks:
+    return tuple(
+        (name, types)
+        for name, node in properties.items()
+        if name != EXTRA and (types := _types_of(node)) is not None
+    )
+
+
+def _expanded(node: t.Mapping[str, t.Any], depth: int) -> bool:
+    """Whether flattening with ``depth`` levels left turns ``node`` into columns."""
+    return depth > 0 and "properties" in node and "object" in (node.get("type") or ())
+
+
 def _flattened_objects(
     properties: t.Mapping[str, t.Any], depth: int, parent: tuple[str, ...] = ()
-) -> list[tuple[tuple[str, ...], frozenset[str]]]:
-    """Paths of the declared objects flattening expands, parents first, with their fields."""
-    found: list[tuple[tuple[str, ...], frozenset[str]]] = []
-    if depth <= 0:
-        return found
+) -> list[tuple[tuple[str, ...], frozenset[str], _Checks]]:
+    """The declared objects flattening expands, parents first: path, fields, type checks."""
+    found: list[tuple[tuple[str, ...], frozenset[str], _Checks]] = []
     for name, node in properties.items():
-        inner = node.get("properties")
-        if inner is None or "object" not in (node.get("type") or ()):
+        if not _expanded(node, depth):
             continue
-        path = (*parent, name)
-        found.append((path, frozenset(inner)))
+        path, inner = (*parent, name), node["properties"]
+        found.append((path, frozenset(inner), _type_checks(inner)))
         found.extend(_flattened_objects(inner, depth - 1, path))
     return found
+
+
+def _one_scalar_type(node: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    """A node of several scalar types, string among them, as a string (others as is)."""
+    kinds = node.get("type")
+    if not isinstance(kinds, list) or "string" not in kinds:
+        return node
+    scalars = [kind for kind in kinds if kind != "null"]
+    if len(scalars) < 2 or {"object", "array"} & set(scalars):
+        return node
+    return {**node, "type": ["string", "null"]}
+
+
+def flattening_schema(schema: t.Mapping[str, t.Any], depth: int) -> dict[str, t.Any]:
+    """``schema`` as flattening to ``depth`` lays it out in columns of one type each.
+
+    Inside the objects flattening expands, an inner field of several scalar types
+    (text or number) becomes a string; the guard sends its numbers as text.
+    """
+
+    def walk(properties: t.Mapping[str, t.Any], depth: int, nested: bool) -> dict[str, t.Any]:
+        out: dict[str, t.Any] = {}
+        for name, node in properties.items():
+            if _expanded(node, depth):
+                out[name] = {**node, "properties": walk(node["properties"], depth - 1, True)}
+            else:
+                out[name] = _one_scalar_type(node) if nested else node
+        return out
+
+    return {**schema, "properties": walk(schema.get("properties", {}), depth, False)}
 
 
 class RecordGuard:
@@ -97,11 +145,7 @@ class RecordGuard:
         properties: t.Mapping[str, t.Any] = schema.get("properties", {})
         self.declared = frozenset(properties)
         self._flattened = tuple(_flattened_objects(properties, flattening_depth))
-        self._checks = tuple(
-            (name, types)
-            for name, node in properties.items()
-            if name != EXTRA and (types := _types_of(node)) is not None
-        )
+        self._checks = _type_checks(properties)
         self.undeclared: set[str] = set()
         self.mistyped: dict[str, str] = {}
         self._reported: set[str] = set()
@@ -117,8 +161,8 @@ class RecordGuard:
             value = row.get(name)
             if value is not None and type(value) not in types:
                 self._misfit(row, name, value, types, extra)
-        for path, declared in self._flattened:
-            self._unflattenable(row, path, declared, extra)
+        for path, declared, checks in self._flattened:
+            self._unflattenable(row, path, declared, checks, extra)
         if extra:
             kept = row.get(EXTRA)
             row[EXTRA] = {**kept, **extra} if isinstance(kept, dict) else extra
@@ -134,29 +178,38 @@ class RecordGuard:
         value: t.Any,
         types: frozenset[type],
         extra: dict[str, t.Any],
+        *,
+        path: tuple[str, ...] = (),
     ) -> None:
         if str in types and type(value) in (int, float, bool):
             row[name] = _to_text(value).decode()
             return
-        extra[name] = row.pop(name)
-        self.mistyped.setdefault(name, _JSON_NAMES.get(type(value), "another type"))
+        dotted = ".".join((*path, name))
+        extra[dotted] = row.pop(name)
+        self.mistyped.setdefault(dotted, _JSON_NAMES.get(type(value), "another type"))
 
     def _unflattenable(
         self,
         row: dict[str, t.Any],
         path: tuple[str, ...],
         declared: frozenset[str],
+        checks: _Checks,
         extra: dict[str, t.Any],
     ) -> None:
         node: t.Any = row
         for name in path:
             node = node.get(name) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or declared.issuperset(node):
+        if not isinstance(node, dict):
             return
-        for name in [name for name in node if name not in declared]:
-            dotted = ".".join((*path, name))
-            extra[dotted] = node.pop(name)
-            self.undeclared.add(dotted)
+        if not declared.issuperset(node):
+            for name in [name for name in node if name not in declared]:
+                dotted = ".".join((*path, name))
+                extra[dotted] = node.pop(name)
+                self.undeclared.add(dotted)
+        for name, types in checks:
+            value = node.get(name)
+            if value is not None and type(value) not in types:
+                self._misfit(node, name, value, types, extra, path=path)
 
     def report(self, stream_name: str, logger: logging.Logger) -> None:
         """One WARNING naming the fields kept in the catch-all not yet reported this run."""
@@ -201,13 +254,24 @@ class KeepsVendorFields(Stream):
     # declare; nested vendor objects are kept exactly as sent.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """The stream; with flattening on, its schema as flattening lays it out."""
+        super().__init__(*args, **kwargs)
+        if self.flattening_depth:
+            # Every stream here declares `schema` as a class attribute: this shadows it.
+            self.schema = flattening_schema(self.schema, self.flattening_depth)  # type: ignore[misc]
+
+    @property
+    def flattening_depth(self) -> int:
+        """How many levels schema flattening expands (0: flattening off)."""
+        if not self.config.get("flattening_enabled"):
+            return 0
+        return int(self.config.get("flattening_max_depth") or 0)
+
     @cached_property
     def record_guard(self) -> RecordGuard:
         """The guard of this stream, built from its declared schema."""
-        depth = 0
-        if self.config.get("flattening_enabled"):
-            depth = int(self.config.get("flattening_max_depth") or 0)
-        return RecordGuard(self.schema, flattening_depth=depth)
+        return RecordGuard(self.schema, flattening_depth=self.flattening_depth)
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """The stream's own post-processing, then the guard."""

@@ -31,14 +31,26 @@ SCHEMA = stream_schema(
         "count": integer("A count."),
         "score": number("A score."),
         "active": boolean("A flag."),
-        "owner": obj("Nested, documented.", name=string()),
+        "owner": obj(
+            "Nested, documented.",
+            name=string(),
+            dose={"type": ["string", "number", "null"]},  # text, or sent as a number
+            level=integer(),
+        ),
         "blob": open_object("Nested, undocumented."),
         "tags": array("A list.", string()),
     },
     keys=("id", "updatedAt"),
 )
 VENDOR_ROWS = [
-    {"id": "a", "updatedAt": "2025-01-01T00:00:00Z", "code": "x", "count": 1, "score": 1.5},
+    {
+        "id": "a",
+        "updatedAt": "2025-01-01T00:00:00Z",
+        "code": "x",
+        "count": 1,
+        "score": 1.5,
+        "owner": {"name": "m", "dose": "1 tablet", "level": 3},
+    },
     {
         "id": "b",
         "updatedAt": "2025-01-02T00:00:00Z",
@@ -46,7 +58,8 @@ VENDOR_ROWS = [
         "count": "many",  # another type than declared
         "score": 2,
         "active": True,
-        "owner": {"name": "n", "since": 2019},  # an undocumented nested field
+        # an undocumented nested field, a number sent for text
+        "owner": {"name": "n", "since": 2019, "dose": 5, "level": 4},
         "blob": {"anything": [1, 2]},
         "tags": ["t"],
         "newField": {"deep": True},  # undeclared
@@ -93,7 +106,7 @@ def test_undeclared_and_mistyped_fields_land_in_the_catch_all_with_their_values(
     assert second[EXTRA] == {"newField": {"deep": True}, "another": None, "count": "many"}
     assert second.get("count") is None
     assert second["code"] == "7"  # a number where a string is declared: its JSON text
-    assert second["owner"] == {"name": "n", "since": 2019}  # nested fields kept as sent
+    assert second["owner"] == VENDOR_ROWS[1]["owner"]  # nested fields kept as sent
     assert schema_errors(messages) == []
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert not any(DROPPED_WARNING in w for w in warnings)
@@ -140,6 +153,30 @@ def test_the_catch_all_survives_flattening_as_one_json_column(capsys, depth):
     assert kept["newField"] == {"deep": True}
     assert kept["owner.since"] == 2019  # an undocumented nested field, not lost
     assert second["owner__name"] == "n"
+    # A column has one type: text-or-number is text, and a misfit moves to the catch-all.
+    assert schema["properties"]["owner__dose"]["type"] == ["string", "null"]
+    assert (records(messages)[0]["owner__dose"], second["owner__dose"]) == ("1 tablet", "5")
+    assert (records(messages)[0]["owner__level"], second["owner__level"]) == (3, 4)
+    assert schema_errors(messages) == []
+
+
+def test_with_flattening_a_nested_value_of_another_type_moves_to_the_catch_all():
+    guard = RecordGuard(SCHEMA, flattening_depth=1)
+    row = guard.apply({"id": "a", "updatedAt": "x", "owner": {"name": 5, "level": "high"}})
+    assert row["owner"] == {"name": "5"}
+    assert row[EXTRA] == {"owner.level": "high"}
+    assert guard.mistyped == {"owner.level": "string"}
+
+
+def test_without_flattening_nested_values_stay_as_sent(capsys):
+    messages = run_tap(capsys)
+    (schema,) = [m["schema"] for m in messages if m["type"] == "SCHEMA"]
+    assert schema["properties"]["owner"]["properties"]["dose"]["type"] == [
+        "string",
+        "number",
+        "null",
+    ]
+    assert records(messages)[1]["owner"] == VENDOR_ROWS[1]["owner"]
 
 
 def test_the_catch_all_survives_a_stream_map(capsys):
