@@ -22,11 +22,19 @@ fi
 echo "==> workspace (.venv)"
 "$UV" sync --frozen --quiet
 
-if [ "$(.tools/meltano/bin/meltano --version 2>/dev/null || true)" != "meltano, version $MELTANO_VERSION" ]; then
-  echo "==> Meltano $MELTANO_VERSION (.tools/meltano)"
+# With the extras a production system database and state backend need: PostgreSQL
+# (MELTANO_DATABASE_URI=postgresql+psycopg://...) and S3 (state_backend.uri=s3://...).
+MELTANO_SPEC="meltano[postgres,s3]==$MELTANO_VERSION"
+if [ "$(cat .tools/meltano/installed 2>/dev/null || true)" != "$MELTANO_SPEC" ] ||
+   [ "$(.tools/meltano/bin/meltano --version 2>/dev/null || true)" != "meltano, version $MELTANO_VERSION" ]; then
+  echo "==> Meltano $MELTANO_VERSION with PostgreSQL and S3 support (.tools/meltano)"
   "$UV" venv --quiet --allow-existing --python "$PYTHON" .tools/meltano
-  "$UV" pip install --quiet --python .tools/meltano/bin/python "meltano==$MELTANO_VERSION"
+  "$UV" pip install --quiet --python .tools/meltano/bin/python "$MELTANO_SPEC"
+  echo "$MELTANO_SPEC" > .tools/meltano/installed
 fi
+
+# target-duckdb writes output/warehouse.duckdb and does not create the folder.
+mkdir -p output
 
 echo "==> Meltano plugins"
 PATH="$(dirname "$UV"):$PATH" .tools/meltano/bin/meltano --log-level=warning install >/dev/null
