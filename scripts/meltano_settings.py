@@ -55,17 +55,38 @@ def _kind(spec: dict) -> str:
     return KINDS[kind]
 
 
-def _setting_lines(name: str, spec: dict) -> list[str]:
-    lines = [f"- name: {name}", f"  kind: {_kind(spec)}"]
-    lines.append(f"  label: {json.dumps(spec.get('title') or name)}")
+def setting(name: str, spec: dict) -> dict:
+    """One setting of a tap as Meltano declares it, from its ``--about`` JSON Schema.
+
+    Keys in order: name, kind, label, then description, value (the default), options
+    and sensitive where they apply.
+    """
+    fields: dict = {"name": name, "kind": _kind(spec), "label": spec.get("title") or name}
     if spec.get("description"):
-        lines.append(f"  description: {json.dumps(spec['description'])}")
+        fields["description"] = spec["description"]
     if "default" in spec and spec["default"] is not None:
-        lines.append(f"  value: {json.dumps(spec['default'])}")
+        fields["value"] = spec["default"]
     if "enum" in spec:
-        lines.append("  options:")
-        lines += [f"    - {{label: {json.dumps(v)}, value: {json.dumps(v)}}}" for v in spec["enum"]]
+        fields["options"] = [{"label": value, "value": value} for value in spec["enum"]]
     if spec.get("secret"):
+        fields["sensitive"] = True
+    return fields
+
+
+def _setting_lines(name: str, spec: dict) -> list[str]:
+    fields = setting(name, spec)
+    lines = [f"- name: {name}", f"  kind: {fields['kind']}"]
+    lines.append(f"  label: {json.dumps(fields['label'])}")
+    lines += [
+        f"  {key}: {json.dumps(fields[key])}" for key in ("description", "value") if key in fields
+    ]
+    if "options" in fields:
+        lines.append("  options:")
+        lines += [
+            f"    - {{label: {json.dumps(o['label'])}, value: {json.dumps(o['value'])}}}"
+            for o in fields["options"]
+        ]
+    if fields.get("sensitive"):
         lines.append("  sensitive: true")
     return lines
 
