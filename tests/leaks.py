@@ -41,13 +41,14 @@ def painchek_secrets(sandbox) -> set[str]:
 
 
 def humanapi_secrets(sandbox) -> set[str]:
-    """What no Human API log may hold: the secret, the tokens, users' details."""
-    people = {
-        v
-        for u in sandbox.users()
-        for k, v in u.items()
-        if k in {"firstName", "lastName", "dateOfBirth", "clientUserEmail"}
-    }
+    """What no Human API log may hold: the secret, the tokens, users' details.
+
+    The ids of a user are details too: the app's own (clientUserId, often a medical
+    record number or an email) and Human API's humanId. A log counts users; the
+    user_sync_status table names them.
+    """
+    named = {"firstName", "lastName", "dateOfBirth", "clientUserEmail", "clientUserId", "humanId"}
+    people = {v for u in sandbox.users() for k, v in u.items() if k in named}
     return {sandbox.client_secret, *sandbox.issued_tokens(), *filter(None, people)}
 
 

@@ -57,6 +57,7 @@ class DeliveryReader:
         self.recent = dict(recent)  # key -> last_modified of files read inside the lookback
         self.logger = logger
         self.spool = Spool("tap-healthex-", selected)
+        self.files_read = 0  # for the run summary
 
     def close(self) -> None:
         """Remove the spool."""
@@ -135,6 +136,7 @@ class DeliveryReader:
         count, error = 0, None
         with tempfile.NamedTemporaryFile(dir=self.spool.directory, suffix=".json") as local:
             store.download(remote.key, t.cast("t.BinaryIO", local))
+            self.files_read += 1
             local.flush()
             try:
                 for resource in bundle_resources(Path(local.name)):

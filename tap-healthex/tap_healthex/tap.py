@@ -312,12 +312,18 @@ class TapHealthEx(CheckedTap):
         if any(isinstance(s, DeliveryStream) for s in selected):
             self.delivery_reader.read()
 
+    def summary_counts(self) -> dict[str, t.Any]:
+        """Delivered files read (S3 or SFTP), beside the API's requests."""
+        reader = self.__dict__.get("delivery_reader")  # created when a file stream runs
+        return {"files_read": reader.files_read if reader is not None else 0}
+
     @cached_property
     def retry_policy(self) -> RetryPolicy:
-        """One retry policy for the run."""
+        """One retry policy for the run; its summary counts the run's requests and retries."""
         return RetryPolicy(
             max_retry_seconds=float(self.config["max_retry_seconds"]),
             logger=self.logger,
+            summary=self.run_summary,
             error_type=HealthExError,
         )
 

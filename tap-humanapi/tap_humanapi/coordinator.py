@@ -16,6 +16,9 @@ user's endpoints were read and the second ``/sources`` shows no newer sync (a sy
 landing while the tap pages could shift records between offset pages; such a user
 is read again next run). Markers enter the state only after the last per-user stream
 has written its records, so a run killed at any point leaves the old markers.
+
+While the pass runs, a progress line counts the users done (every tenth of them, or
+every 30 s); the run summary counts them by outcome. Neither names a user.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import typing as t
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from tapkit.auth import TokenCache
 from tapkit.errors import describe_response, path_of
 from tapkit.spool import Spool
+from tapkit.summary import PROGRESS_INTERVAL_SECONDS, Progress
 from tapkit.times import parse_time
 
 from tap_humanapi.auth import Minter, TokenRefused
@@ -49,6 +53,8 @@ ADMIN_USERS_PATH = "/api/v1/users"
 # The stream whose state holds the per-user markers: humanIds and Human API times only.
 MARKERS_STREAM = "user_sync_status"
 REAUTH_DETAIL = "reauthenticationRequired"
+# What the check of one user found (user_sync_status.outcome), in the run summary's order.
+OUTCOMES = ("unchanged", "synced", "token_rejected", "needs_reauth", "error")
 # Keys every object of an answer must hold as a non-empty string, and what they are.
 # human_id, the rest of each primary key, is the tap's; /profile's key is it alone.
 SOURCE_KEYS = {"id": "part of its primary key", "source": "part of its primary key"}
@@ -141,6 +147,7 @@ class Coordinator:
         endpoints: Callable[[], list[EndpointSpec]],
         per_user_streams: Callable[[], set[str]],
         logger: logging.Logger,
+        progress_seconds: float = PROGRESS_INTERVAL_SECONDS,
     ) -> None:
         self.config = config
         self.transport = transport
@@ -163,6 +170,9 @@ class Coordinator:
         self._admin_users: list[dict] | None = None
         self._checks: list[UserCheck] | None = None
         self._spool = Spool("tap-humanapi-", per_user_streams)
+        self.progress_seconds = progress_seconds
+        # Users by outcome, counted as the pass collects them (a failed pass: so far).
+        self.outcomes: Counter[str] = Counter(dict.fromkeys(OUTCOMES, 0))
 
     def close(self) -> None:
         """Stop the pool and remove the spool."""
@@ -246,13 +256,22 @@ class Coordinator:
 
     def _run_pass(self) -> None:
         endpoints = self._endpoints()
+        roster = self.roster()
+        progress = Progress(
+            self.logger, noun="users", total=len(roster), interval=self.progress_seconds
+        )
+
+        def work(user: HumanUser) -> tuple[UserCheck, dict[str, list[dict]]]:
+            done = self._work(user, endpoints)
+            progress.advance()
+            return done
+
         self._spool.open(e.name for e in endpoints)
         checks = []
         try:
-            for check, data in ordered(
-                self.executor, lambda u: self._work(u, endpoints), self.roster(), self.window
-            ):
+            for check, data in ordered(self.executor, work, roster, self.window):
                 checks.append(check)
+                self.outcomes[check.outcome] += 1
                 for name, records in data.items():
                     self._spool.write(name, records)
         finally:
@@ -333,7 +352,8 @@ class Coordinator:
                 data[endpoint.name] = [{**r, **keys} for r in self._read(check, endpoint)]
             settled = self._newest(self.read_sources(user)) == check.synched_at
         except UserFailure as exc:
-            self.logger.warning("User %s skipped for this run: %s", user.human_id, exc)
+            # No id in the log: the user's user_sync_status row names the user and why.
+            self.logger.warning("A user was skipped for this run: %s", exc)
             check.outcome, check.detail = "error", str(exc)
             return check, data
         if settled and check.synched_at is not None:

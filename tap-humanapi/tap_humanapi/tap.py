@@ -8,10 +8,11 @@ from functools import cached_property
 
 from singer_sdk import typing as th
 from tapkit.cli import CheckedTap, InputError, http_settings, main, setting, time_errors, url_errors
+from tapkit.summary import PROGRESS_INTERVAL_SECONDS
 from tapkit.times import parse_time
 
 from tap_humanapi.auth import Minter
-from tap_humanapi.coordinator import MARKERS_STREAM, Coordinator, EndpointSpec
+from tap_humanapi.coordinator import MARKERS_STREAM, OUTCOMES, Coordinator, EndpointSpec
 from tap_humanapi.errors import HumanAPIError, UserRetryPolicy
 from tap_humanapi.streams import STREAM_TYPES, PerUserStream, UserDataStream
 from tap_humanapi.transport import Transport, __version__
@@ -63,6 +64,8 @@ class TapHumanAPI(CheckedTap):
     """Singer tap for Human API."""
 
     name = "tap-humanapi"
+    # Most seconds between two progress lines of the per-user pass (tests shorten it).
+    progress_seconds: float = PROGRESS_INTERVAL_SECONDS
 
     config_jsonschema = th.PropertiesList(
         setting(
@@ -190,6 +193,13 @@ class TapHumanAPI(CheckedTap):
             return {}
         return saved
 
+    def summary_counts(self) -> dict[str, t.Any]:
+        """Users by outcome (none when no per-user stream ran)."""
+        coordinator = self.__dict__.get("coordinator")  # created by the first stream to run
+        if coordinator is None:
+            return {"users": dict.fromkeys(OUTCOMES, 0)}
+        return {"users": dict(coordinator.outcomes)}
+
     @cached_property
     def coordinator(self) -> Coordinator:
         """The per-user work of this run (created on first use, during the sync)."""
@@ -197,6 +207,7 @@ class TapHumanAPI(CheckedTap):
             max_retry_seconds=float(self.config["max_retry_seconds"]),
             logger=self.logger,
             error_type=HumanAPIError,
+            summary=self.run_summary,
         )
         transport = Transport(
             timeout=float(self.config["request_timeout"]),
@@ -217,6 +228,7 @@ class TapHumanAPI(CheckedTap):
             endpoints=self._endpoints,
             per_user_streams=lambda: {s.name for s in self._selected(PerUserStream)},
             logger=self.logger,
+            progress_seconds=self.progress_seconds,
         )
         # The pool's threads and the spool go when the process ends (normally or not).
         atexit.register(coordinator.close)

@@ -15,6 +15,7 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 from tapkit.errors import Unauthorized, describe_response, refuse_large_bodies
 from tapkit.rest import package_version
+from tapkit.summary import CountedSession
 
 if t.TYPE_CHECKING:
     from tapkit.retry import RetryPolicy
@@ -43,7 +44,7 @@ class Transport:
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = requests.Session()
+            session = self._local.session = CountedSession(self.retry.summary)
             session.headers.update({"User-Agent": self.user_agent, "Accept": "application/json"})
             session.hooks["response"].append(refuse_large_bodies)
         return session

@@ -127,10 +127,11 @@ class TapPainChek(CheckedTap):
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
-        """One retry policy for the run."""
+        """One retry policy for the run; its summary counts the run's requests and retries."""
         return RetryPolicy(
             max_retry_seconds=float(self.config["max_retry_seconds"]),
             logger=self.logger,
+            summary=self.run_summary,
             error_type=PainChekError,
         )
 

@@ -19,6 +19,7 @@ import requests
 from requests.auth import AuthBase
 
 from tapkit.errors import describe_response, refuse_large_bodies
+from tapkit.summary import CountedSession
 
 if t.TYPE_CHECKING:
     from tapkit.retry import RetryPolicy
@@ -106,7 +107,7 @@ class MintedTokenAuth(AuthBase):
         self._timeout = timeout
         self._user_agent = user_agent
         self._retry = retry
-        self._session = requests.Session()
+        self._session = CountedSession(retry.summary)
         self._session.hooks["response"].append(refuse_large_bodies)
         self._cache = TokenCache(self._mint_once, margin=request.margin, clock=clock)
 

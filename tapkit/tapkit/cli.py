@@ -5,7 +5,8 @@ one that is not JSON ends in a traceback, a config error takes several lines and
 echo a secret's value, and a state of another tap is silently ignored. A tap built on
 ``CheckedTap`` turns each of these into one ``InputError`` naming the file, setting or
 stream, before any request or state; ``main`` logs that line (or any other
-``TapError``) and exits 1.
+``TapError``) and exits 1. Every sync ends with the one-line run summary of
+``tapkit.summary``, whether it succeeded or failed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import io
 import json
 import re
 import sys
+import time
 import typing as t
+from collections import Counter
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -23,9 +27,10 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.singerlib import SingerMessageType
+from singer_sdk.singerlib import RecordMessage
 
 from tapkit.errors import TapError
+from tapkit.summary import RunSummary
 from tapkit.times import parse_time
 
 if t.TYPE_CHECKING:
@@ -45,13 +50,20 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
     """msgspec encoding without a flush per RECORD.
 
     Records are flushed with the next STATE (or other non-record) message, so a
-    target never sees a state before the records it covers.
+    target never sees a state before the records it covers. ``records_written``
+    counts the RECORD messages per stream, for the run summary.
     """
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.records_written: Counter[str] = Counter()
 
     def write_message(self, message: Message) -> None:
         """Write a message; flush unless it is a record."""
         sys.stdout.buffer.write(self.format_message(message))
-        if message.type != SingerMessageType.RECORD:
+        if isinstance(message, RecordMessage):
+            self.records_written[message.stream] += 1
+        else:
             sys.stdout.flush()
 
 
@@ -209,7 +221,9 @@ class CheckedTap(Tap):
     """A Tap whose settings, state, config, state and catalog files are checked first.
 
     A vendor's tap overrides ``settings_errors`` (what its config schema cannot
-    express) and ``bookmark_problem`` (what is wrong with one bookmark value).
+    express) and ``bookmark_problem`` (what is wrong with one bookmark value). Its
+    retry policy counts into ``run_summary``; ``summary_counts`` adds the tap's own
+    totals to the line every sync ends with.
     """
 
     message_writer_class = BufferedMsgSpecWriter
@@ -233,6 +247,38 @@ class CheckedTap(Tap):
 
     def check_own_bookmarks(self, state: dict[str, t.Any]) -> None:
         """Check bookmarks the tap keeps itself, beyond the SDK's (none by default)."""
+
+    @cached_property
+    def run_summary(self) -> RunSummary:
+        """The run's request and retry counts (give it to the tap's retry policy)."""
+        return RunSummary()
+
+    def summary_counts(self) -> dict[str, t.Any]:
+        """The tap's own totals for the summary line: counts by name only (none by default)."""
+        return {}
+
+    def sync_all(self) -> None:  # type: ignore[misc]
+        """Sync the selected streams; then, succeeded or failed, log the run summary.
+
+        ``Tap.sync_all`` is marked final, but the SDK has no hook at the end of a run
+        (``log_sync_costs`` runs only after a success): this only wraps it.
+        """
+        started = time.monotonic()
+        status = "failed"
+        try:
+            super().sync_all()
+            status = "succeeded"
+        finally:
+            self.logger.info("%s", self._summary_line(status, time.monotonic() - started))
+
+    def _summary_line(self, status: str, seconds: float) -> str:
+        writer = self.message_writer
+        written = writer.records_written if isinstance(writer, BufferedMsgSpecWriter) else {}
+        records = {name: 0 for name, stream in self.streams.items() if stream.selected}
+        records.update(written)
+        return self.run_summary.line(
+            status=status, records=records, extra=self.summary_counts(), seconds=seconds
+        )
 
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Refuse a state of another tap, or one whose bookmarks are not this tap's."""

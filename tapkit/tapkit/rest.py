@@ -17,6 +17,7 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tapkit.errors import TapError, Unauthorized, describe_response, refuse_large_bodies
 from tapkit.fidelity import KeepsVendorFields
+from tapkit.summary import CountedSession
 
 if t.TYPE_CHECKING:
     import requests
@@ -47,7 +48,13 @@ class VendorRESTStream(KeepsVendorFields, RESTStream[_T]):
         super().__init__(tap)
         self._auth = auth
         self._retry = retry
-        self.requests_session.hooks["response"].append(refuse_large_bodies)
+        self._session = CountedSession(retry.summary)
+        self._session.hooks["response"].append(refuse_large_bodies)
+
+    @property
+    def requests_session(self) -> requests.Session:
+        """The stream's session, which counts its requests in the run summary."""
+        return self._session
 
     @property
     def url_base(self) -> str:

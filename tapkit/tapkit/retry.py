@@ -7,7 +7,8 @@ seconds or as an HTTP date, without jitter); 5xx answers, dropped connections,
 truncated bodies and timeouts back off exponentially with jitter; and the total wait
 for one request is bounded by ``max_retry_seconds``: a wait that would overrun it is
 not started, the run fails at once, and (the stream not having finished) its bookmark
-does not move. A 401 logs in again once.
+does not move. A 401 logs in again once. Every retry is counted in the run's
+``RunSummary`` (its requests are counted by the sessions that send them).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tapkit.errors import (
     describe_response,
     too_large,
 )
+from tapkit.summary import RunSummary
 
 T = t.TypeVar("T")
 
@@ -69,7 +71,8 @@ def _failure(exc: BaseException) -> str:
 class RetryPolicy:
     """Run a request until it succeeds, or the retry budget is spent.
 
-    ``error_type`` is the tap's TapError, raised when retries run out.
+    ``error_type`` is the tap's TapError, raised when retries run out; ``summary``
+    counts the run's retries (the tap's; its sessions count the requests there too).
     """
 
     def __init__(
@@ -80,13 +83,19 @@ class RetryPolicy:
         error_type: type[TapError] = TapError,
         sleep: t.Callable[[float], None] = time.sleep,
         jitter: t.Callable[[], float] = random.random,
+        summary: RunSummary | None = None,
     ) -> None:
         self.max_retry_seconds = max_retry_seconds
         self.logger = logger
         self.error_type = error_type
         self.sleep = sleep
         self._jitter = jitter
-        self.retries = 0
+        self.summary = summary or RunSummary()
+
+    @property
+    def retries(self) -> int:
+        """Retries started so far in the run."""
+        return self.summary.retries
 
     @staticmethod
     def raise_for_retriable(response: requests.Response, *, what: str) -> None:
@@ -145,6 +154,6 @@ class RetryPolicy:
                     wait,
                     tries + 1,
                 )
-                self.retries += 1
+                self.summary.count_retry()
                 self.sleep(wait)
                 waited += wait

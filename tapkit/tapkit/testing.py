@@ -8,11 +8,14 @@ date-time formats, which loaders skip by default but a warehouse type relies on.
 from __future__ import annotations
 
 import json
+import re
 import typing as t
 from dataclasses import dataclass
 
 from jsonschema import FormatChecker
 from jsonschema.validators import Draft202012Validator, validator_for
+
+from tapkit.summary import SUMMARY_PREFIX
 
 if t.TYPE_CHECKING:
     import pytest
@@ -20,6 +23,7 @@ if t.TYPE_CHECKING:
 
 # singer-sdk's warning when it drops a property the schema lacks: no run may log it.
 DROPPED_WARNING = "not found in catalog schema"
+_SUMMARY_FIELD = re.compile(r"(\w+)=(\{[^{}]*\}|\S+)")
 
 
 def schema_errors(messages: t.Iterable[t.Mapping[str, t.Any]], limit: int = 20) -> list[str]:
@@ -46,6 +50,32 @@ def schema_errors(messages: t.Iterable[t.Mapping[str, t.Any]], limit: int = 20) 
         if len(errors) >= limit:
             break
     return errors[:limit]
+
+
+def run_summaries(logs: str) -> list[dict[str, t.Any]]:
+    """Every run summary line in ``logs``, its fields parsed (JSON values decoded)."""
+    found = []
+    for line in logs.splitlines():
+        _, prefix, rest = line.partition(SUMMARY_PREFIX)
+        if prefix:
+            found.append({key: _value(text) for key, text in _SUMMARY_FIELD.findall(rest)})
+    return found
+
+
+def _value(text: str) -> t.Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def record_counts(messages: t.Iterable[t.Mapping[str, t.Any]]) -> dict[str, int]:
+    """RECORD messages per stream."""
+    counts: dict[str, int] = {}
+    for message in messages:
+        if message.get("type") == "RECORD":
+            counts[message["stream"]] = counts.get(message["stream"], 0) + 1
+    return counts
 
 
 @dataclass(frozen=True)
