@@ -22,3 +22,4 @@ bench: bootstrap
 	$(PY) bench/painchek_bench.py
 	$(PY) bench/humanapi_bench.py
 	$(PY) bench/healthex_bench.py
+	$(PY) bench/shards_bench.py
