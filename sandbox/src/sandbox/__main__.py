@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from sandbox.framework import FAULT_KINDS, VendorSandbox
+from sandbox.framework import FAULT_KINDS, ControlError, VendorSandbox
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +29,41 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--retry-after", type=int, default=1, help="Retry-After of 429 faults")
     parser.add_argument("--slow-seconds", type=float, default=2.0, help="delay of slow faults")
+
+
+def _add_notify(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--notify-url", default=None, help="POST signed notifications of data changes here"
+    )
+    parser.add_argument(
+        "--notify-secret", default=None, help="signing key (default: the vendor's own)"
+    )
+    for name, what in (
+        ("drop", "never sent"),
+        ("duplicate", "sent twice"),
+        ("bad-signature", "signed with a wrong key"),
+    ):
+        parser.add_argument(
+            f"--notify-{name}-rate", type=float, default=0.0, help=f"share of events {what}"
+        )
+    parser.add_argument("--notify-max-attempts", type=int, default=5, help="attempts per event")
+    parser.add_argument(
+        "--notify-backoff-seconds", type=float, default=0.1, help="first retry delay (doubles)"
+    )
+
+
+def _notify(sandbox: VendorSandbox, args: argparse.Namespace) -> None:
+    if getattr(args, "notify_url", None) is None:
+        return
+    sandbox.notify_to(
+        args.notify_url,
+        secret=args.notify_secret,
+        drop_rate=args.notify_drop_rate,
+        duplicate_rate=args.notify_duplicate_rate,
+        bad_signature_rate=args.notify_bad_signature_rate,
+        max_attempts=args.notify_max_attempts,
+        backoff_seconds=args.notify_backoff_seconds,
+    )
 
 
 def _painchek(args: argparse.Namespace) -> VendorSandbox:
@@ -100,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     painchek.add_argument("--token-ttl", type=int, default=36000, help="token lifetime, seconds")
     for name in ("client-id", "client-secret", "username", "password"):
         painchek.add_argument(f"--{name}", default=None, help=f"{name} to accept")
+    _add_notify(painchek)
     painchek.set_defaults(factory=_painchek)
     humanapi = vendors.add_parser(
         "humanapi", help="Human API (auth, admin and data hosts on one port)"
@@ -109,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     humanapi.add_argument("--token-ttl", type=int, default=86400, help="token lifetime, seconds")
     for name in ("client-id", "client-secret"):
         humanapi.add_argument(f"--{name}", default=None, help=f"{name} to accept")
+    _add_notify(humanapi)
     humanapi.set_defaults(factory=_humanapi)
     healthex = vendors.add_parser(
         "healthex", help="HealthEx (API; bundles delivered over S3 and/or SFTP)"
@@ -130,10 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until SIGTERM or SIGINT; return the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     sandbox: VendorSandbox = args.factory(args)
     kinds = [kind for kind in args.faults.split(",") if kind]
     sandbox.set_faults(args.fault_rate, args.fault_seed, kinds, args.retry_after, args.slow_seconds)
+    try:
+        _notify(sandbox, args)
+    except ControlError as exc:
+        parser.error(str(exc))
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:

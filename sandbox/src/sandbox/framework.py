@@ -4,7 +4,10 @@ A vendor module subclasses :class:`VendorSandbox`, declares its API routes and i
 tables, and implements ``truth``, ``mutate``, ``configure`` and ``expire_tokens``.
 This module supplies everything else: a threaded HTTP/1.1 keep-alive server on
 127.0.0.1, route dispatch, JSON helpers, latency and fault injection, request
-statistics, scheduled mutations and the ``/_control/`` endpoints.
+statistics, scheduled mutations, signed notifications of data changes (the queue and
+sender live in ``notify.py``; a vendor supplies ``notification_secret`` and
+``notification_headers`` and queues bodies with ``send_notification``) and the
+``/_control/`` endpoints.
 
 Control requests are never counted, faulted or delayed. The server is quiet: no access
 log, and error output never contains request data.
@@ -32,6 +35,8 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
+
+from sandbox.notify import Notifier, NotifyConfigError, Subscription
 
 FAULT_KINDS = ("429", "500", "502", "503", "drop", "slow", "expire", "truncate")
 # Persistent bad answers (``malform``): not transient faults but a vendor bug or a
@@ -330,7 +335,8 @@ class VendorSandbox(abc.ABC):
 
     extra_stats: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, latency_ms: int = 0) -> None:
+    def __init__(self, latency_ms: int = 0, seed: int = 0) -> None:
+        self.seed = seed
         self._lock = threading.RLock()
         self.faults = FaultInjector()
         self._stats = Stats(self.extra_stats)
@@ -341,6 +347,7 @@ class VendorSandbox(abc.ABC):
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._url: str | None = None
+        self._notifier = Notifier(self.notification_headers, type(self).__name__)
 
     # -- what a vendor module provides ------------------------------------------------
 
@@ -392,6 +399,19 @@ class VendorSandbox(abc.ABC):
             else []
         )
 
+    def notification_secret(self) -> str | None:
+        """The key notifications are signed with unless ``notify_to`` names one.
+
+        None: this vendor sends no notifications.
+        """
+        return None
+
+    def notification_headers(
+        self, body: bytes, delivery_id: str, secret: str
+    ) -> list[tuple[str, str]]:
+        """The vendor's headers for one notification, its signature of ``body`` among them."""
+        raise NotImplementedError
+
     def schedule_ops(self) -> Mapping[str, Callable[..., object]]:
         """Vendor operations a schedule may run besides mutate ops: op name -> callable.
 
@@ -411,6 +431,10 @@ class VendorSandbox(abc.ABC):
             ("POST", p + "schedule"): self._control_schedule,
             ("POST", p + "malform"): self._control_malform,
             ("POST", p + "vendor_fields"): self._control_vendor_fields,
+            ("POST", p + "notify"): self._control_notify,
+            ("POST", p + "notify/sign_wrong"): self._control_sign_wrong,
+            ("GET", p + "notifications"): self._control_notifications,
+            ("POST", p + "notifications/wait_idle"): self._control_wait_idle,
             ("GET", p + "stats"): lambda _r: json_response(200, self.stats()),
             ("POST", p + "stats/reset"): self._control_reset_stats,
         }
@@ -443,6 +467,7 @@ class VendorSandbox(abc.ABC):
 
     def stop(self) -> None:
         """Stop serving and cut open connections."""
+        self._notifier.close()
         server, self._server = self._server, None
         if server is None:
             return
@@ -461,6 +486,81 @@ class VendorSandbox(abc.ABC):
     def __exit__(self, *exc: object) -> None:
         """Stop on leaving a ``with`` block."""
         self.stop()
+
+    # -- notifications ----------------------------------------------------------------
+
+    def notify_to(
+        self,
+        url: str,
+        *,
+        secret: str | None = None,
+        drop_rate: float = 0.0,
+        duplicate_rate: float = 0.0,
+        bad_signature_rate: float = 0.0,
+        max_attempts: int = 5,
+        backoff_seconds: float = 0.1,
+        timeout_seconds: float = 3.0,
+        seed: int | str | None = None,
+    ) -> None:
+        """POST a signed notification to ``url`` for every later data change (see notify.py).
+
+        ``secret`` defaults to the vendor's own (``notification_secret()``); the drop,
+        duplicate and bad-signature draws are seeded with ``seed`` (default: derived from
+        the sandbox's seed). A failed attempt is retried after ``backoff_seconds`` doubling
+        each time, ``max_attempts`` attempts in all.
+        """
+        default = self.notification_secret()
+        if default is None:
+            raise ControlError(f"{type(self).__name__} sends no notifications")
+        try:
+            subscription = Subscription(
+                url=str(url),
+                secret=default if secret is None else str(secret),
+                drop_rate=float(drop_rate),
+                duplicate_rate=float(duplicate_rate),
+                bad_signature_rate=float(bad_signature_rate),
+                max_attempts=max_attempts,
+                backoff_seconds=float(backoff_seconds),
+                timeout_seconds=float(timeout_seconds),
+            )
+        except NotifyConfigError as exc:
+            raise ControlError(str(exc)) from exc
+        chosen = f"{type(self).__name__}-notify-{self.seed}" if seed is None else seed
+        self._notifier.subscribe(subscription, chosen)
+
+    def notify_off(self) -> None:
+        """Queue no more notifications (those queued are still sent)."""
+        self._notifier.unsubscribe()
+
+    def sign_next_wrong(self, count: int = 1) -> None:
+        """Sign the next ``count`` notifications with a wrong key (they must not verify)."""
+        self._notifier.sign_next_wrong(_parse_int(count, "count", 1))
+
+    @property
+    def notifying(self) -> bool:
+        """Whether data changes are being notified (vendors skip building bodies if not)."""
+        return self._notifier.subscribed
+
+    def send_notification(self, body: bytes, ids: Mapping[str, Any]) -> None:
+        """Queue one event's body; ``ids`` name what it is about in the delivery log."""
+        self._notifier.enqueue(body, ids)
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """The delivery log, oldest first.
+
+        Each entry: ``{delivery_id, ids, status (queued|delivered|gave_up|dropped),
+        attempts, answers (HTTP statuses or "error"), duplicate, duplicate_answer,
+        bad_signature}``.
+        """
+        return self._notifier.log()
+
+    def notification_counts(self) -> dict[str, int]:
+        """Notification counters (``notify.COUNTERS``): events, delivered, dropped, ..."""
+        return self._notifier.counts()
+
+    def wait_notifications_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no notification is queued, retrying or in flight; False on timeout."""
+        return self._notifier.wait_idle(timeout)
 
     # -- faults, schedules, stats -----------------------------------------------------
 
@@ -575,17 +675,22 @@ class VendorSandbox(abc.ABC):
 
     def with_vendor_fields(self, path: str, response: Response) -> Response:
         """``response`` with the fields ``add_vendor_fields`` asked for (2xx JSON only)."""
-        with self._lock:
-            added = {}
-            for prefix, fields in sorted(self._vendor_fields.items()):
-                if path.startswith(prefix):
-                    added.update(fields)
+        added = self.vendor_fields_for(path)
         if not added or not 200 <= response.status < 300:
             return response
         payload = msgspec.json.decode(response.body)
         for record in self.records_in(payload):
             record.update(added)
         return replace(response, body=msgspec.json.encode(payload))
+
+    def vendor_fields_for(self, path: str) -> dict[str, Any]:
+        """The fields ``add_vendor_fields`` adds to the records served under ``path``."""
+        with self._lock:
+            added: dict[str, Any] = {}
+            for prefix, fields in sorted(self._vendor_fields.items()):
+                if path.startswith(prefix):
+                    added.update(fields)
+            return added
 
     def stats(self) -> dict[str, Any]:
         """Counters of API requests since start or the last reset."""
@@ -730,6 +835,29 @@ class VendorSandbox(abc.ABC):
         else:
             self.add_vendor_fields(str(body.get("path") or "/"), body.get("fields") or {})
         return json_response(200, {"ok": True})
+
+    def _control_notify(self, request: Request) -> Response:
+        body = self._control_body(request)
+        if body.get("clear"):
+            self.notify_off()
+        else:
+            self.notify_to(**body)
+        return json_response(200, {"ok": True})
+
+    def _control_sign_wrong(self, request: Request) -> Response:
+        self.sign_next_wrong(self._control_body(request).get("count", 1))
+        return json_response(200, {"ok": True})
+
+    def _control_notifications(self, _request: Request) -> Response:
+        return json_response(
+            200, {"counts": self.notification_counts(), "log": self.notifications()}
+        )
+
+    def _control_wait_idle(self, request: Request) -> Response:
+        timeout = self._control_body(request).get("timeout", 10.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+            raise ControlError("timeout must be a number >= 0")
+        return json_response(200, {"idle": self.wait_notifications_idle(float(timeout))})
 
     def _control_reset_stats(self, _request: Request) -> Response:
         self.reset_stats()

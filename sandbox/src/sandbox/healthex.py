@@ -647,10 +647,9 @@ class HealthExSandbox(VendorSandbox):
         sftp_password: str = "sandbox-sftp-password",  # noqa: S107
         sftp_key_type: str = "ssh-ed25519",
     ) -> None:
-        super().__init__(latency_ms=latency_ms)
+        super().__init__(latency_ms=latency_ms, seed=seed)
         if delivery not in DELIVERIES:
             raise ControlError(f"delivery must be one of {list(DELIVERIES)}")
-        self.seed = seed
         self.org_id = org_id
         self.delivery = delivery
         self.api_key = api_key

@@ -145,6 +145,20 @@ Behaviours assumed by this sandbox (assumed):
   carries and answers 401 ``token_expired``; on the token endpoints, which carry no
   bearer token, it revokes that user's (or the app's) tokens and answers normally.
   Other faults and the ``/_control/`` API are the framework's (see ``framework.py``).
+- notifications (doc: sent on new or updated user data and on sync status updates, a
+  POST that must be answered within 3 s, may be discarded; body a JSON array of
+  ``{humanId, clientId, userId, clientUserId, updatedAt, action, endpoint, property,
+  topic, value, clientData}``; ``X-HumanAPI-Signature`` an HMAC-SHA1 with the client
+  secret over the payload, a timestamp and a nonce). Assumed: one POST per user per
+  change (a source sync, a ``mutate`` call, a ``set_sync_status``), one object per
+  changed endpoint (``medical/vitals``, ``heart_rate/readings``, ``profile``,
+  ``sources``), ``action`` ``created`` when the endpoint gained a record and
+  ``updated`` otherwise (a deletion too), ``updatedAt`` the change's server time (a
+  status change: the latest server time), ``property``, ``topic``, ``value`` and
+  ``clientData`` null; the timestamp (wall-clock unix seconds) and nonce (the delivery
+  id) in ``X-HumanAPI-Timestamp`` and ``X-HumanAPI-Nonce``, the signature the base64 of
+  HMAC-SHA1(client secret, raw body + timestamp + nonce); deleting a user notifies
+  nothing. Retries, drops, duplicates and bad signatures are ``notify.py``'s.
 - every field value (names, codes, sources, organizations, readings) and the rates of
   optional fields (a rare field comes on every n-th record, so that even a small
   sandbox shows it), and which stream a table is named.
@@ -152,7 +166,9 @@ Behaviours assumed by this sandbox (assumed):
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import math
 import random
 import secrets
@@ -231,6 +247,10 @@ PATHS = {
 SYNC_STATUSES = ("ok", "inProgress", "noDataAvailable", "failed")
 FAILURE_DETAILS = ("reauthenticationRequired", "sourceUnavailable")
 USER_GROUPS = ("served", "deleted", "no_source", "reauthentication_required", "source_unavailable")
+# Notifications (doc: the header; assumed: where the timestamp and nonce travel).
+SIGNATURE_HEADER = "X-HumanAPI-Signature"
+TIMESTAMP_HEADER = "X-HumanAPI-Timestamp"
+NONCE_HEADER = "X-HumanAPI-Nonce"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 USERS_PAGE_SIZE = 50
@@ -1290,7 +1310,7 @@ class HumanAPISandbox(VendorSandbox):
         client_id: str = "sandbox-client",
         client_secret: str = "sandbox-client-secret",  # noqa: S107
     ) -> None:
-        super().__init__(latency_ms=latency_ms)
+        super().__init__(latency_ms=latency_ms, seed=seed)
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_ttl = token_ttl
@@ -1308,6 +1328,9 @@ class HumanAPISandbox(VendorSandbox):
         self._owner: dict[str, tuple[_User, str]] = {}  # -> (user, table)
         self._record_source: dict[str, str] = {}  # -> the id of the source it came from
         self._encoded: dict[str, bytes] = {}
+        # What the operation under way changed, notified when it ends:
+        # (user, table, action, server time).
+        self._changes: list[tuple[_User, str, str, int]] = []
         self._populate(int(users))
         # Later records come from their own stream so the seeded data stays stable.
         self._gen.rng = self._mutation_rng
@@ -1552,8 +1575,11 @@ class HumanAPISandbox(VendorSandbox):
             if not sources:
                 raise ControlError("the user has no such connected source")
             now = self._tick()
-            for source in sources:
-                self._sync_source(user, source, now, int(new), int(updated))
+            try:
+                for source in sources:
+                    self._sync_source(user, source, now, int(new), int(updated))
+            finally:
+                self._notify_changes()
 
     def _sync_source(
         self, user: _User, source: dict[str, Any], now: int, new: int, updated: int
@@ -1571,9 +1597,12 @@ class HumanAPISandbox(VendorSandbox):
         for _ in range(new):
             table = rng.choice(tables)
             self._store(user, table, self._make(table, user, source, now, now), source)
+            self._changes.append((user, table, "created", now))
         for key, table in edits:
             self._edit(user, table, key, now)
+            self._changes.append((user, table, "updated", now))
         source["syncStatus"] = _sync_status(source, "ok", _iso(now))
+        self._changes.append((user, "sources", "updated", now))
 
     def _edit(self, user: _User, table: str, key: str, now: int) -> dict[str, Any]:
         old = user.records[table][key]
@@ -1607,6 +1636,9 @@ class HumanAPISandbox(VendorSandbox):
                 source["syncStatus"] = {"status": status, "details": details, "synchedAt": synched}
             else:
                 source["syncStatus"] = _sync_status(source, status, synched)
+            # A status change moves no clock: it is notified at the latest server time.
+            self._changes.append((user, "sources", "updated", self._clock))
+            self._notify_changes()
 
     def delete_user(self, client_user_id: str) -> None:
         """Delete a user: their tokens stop working and no new token is granted."""
@@ -1629,16 +1661,19 @@ class HumanAPISandbox(VendorSandbox):
         if op not in ("insert", "update", "delete"):
             raise ControlError("op must be insert, update or delete")
         with self._lock:
-            if op == "insert":
-                changed = [
-                    self._insert(table, record_id)
-                    for record_id in self._insert_ids(table, count, uuids)
-                ]
-            else:
-                changed = [
-                    self._change(op, user, table, rid)
-                    for user, rid in self._targets(table, count, uuids)
-                ]
+            try:
+                if op == "insert":
+                    changed = [
+                        self._insert(table, record_id)
+                        for record_id in self._insert_ids(table, count, uuids)
+                    ]
+                else:
+                    changed = [
+                        self._change(op, user, table, rid)
+                        for user, rid in self._targets(table, count, uuids)
+                    ]
+            finally:
+                self._notify_changes()
             return [self._with_human_id(user, record) for user, record in changed]
 
     def _insert_ids(self, table: str, count: int, uuids: list[str] | None) -> list[str | None]:
@@ -1669,6 +1704,7 @@ class HumanAPISandbox(VendorSandbox):
             record["id"] = str(record_id)
         self._store(user, table, record, source)
         source["syncStatus"] = _sync_status(source, "ok", _iso(now))
+        self._changes += [(user, table, "created", now), (user, "sources", "updated", now)]
         return user, record
 
     def _provides(self, source: dict[str, Any], table: str) -> bool:
@@ -1704,7 +1740,71 @@ class HumanAPISandbox(VendorSandbox):
             record = user.records[table].pop(record_id)
             self._forget(record_id)
         source["syncStatus"] = _sync_status(source, "ok", _iso(now))
+        # A deletion is notified as an update of the endpoint (no "deleted" action known).
+        self._changes += [(user, table, "updated", now), (user, "sources", "updated", now)]
         return user, record
+
+    def _notify_changes(self) -> None:
+        """Notify what the operation changed: one POST per user, one object per endpoint."""
+        changes, self._changes = self._changes, []
+        if not self.notifying:
+            return
+        by_user: dict[str, dict[str, tuple[str, int]]] = {}
+        users: dict[str, _User] = {}
+        for user, table, action, when in changes:
+            users[user.human_id] = user
+            endpoints = by_user.setdefault(user.human_id, {})
+            seen_action, seen_when = endpoints.get(table, ("updated", when))
+            created = "created" in (action, seen_action)
+            endpoints[table] = ("created" if created else "updated", max(when, seen_when))
+        for human_id, endpoints in by_user.items():
+            user = users[human_id]
+            objects = [
+                self._notification_object(user, table, action, when)
+                for table, (action, when) in endpoints.items()
+            ]
+            ids = {
+                "humanId": human_id,
+                "clientUserId": user.admin["clientUserId"],
+                "endpoints": [obj["endpoint"] for obj in objects],
+            }
+            self.send_notification(msgspec.json.encode(objects), ids)
+
+    def _notification_object(
+        self, user: _User, table: str, action: str, when: int
+    ) -> dict[str, Any]:
+        # The documented keys; property, topic, value and clientData belong to other
+        # events (order status) and are null for data updates (assumed).
+        return {
+            "humanId": user.human_id,
+            "clientId": self.client_id,
+            "userId": user.user_id,
+            "clientUserId": user.admin["clientUserId"],
+            "updatedAt": _iso(when),
+            "action": action,
+            "endpoint": PATHS[table].lstrip("/"),
+            "property": None,
+            "topic": None,
+            "value": None,
+            "clientData": None,
+        }
+
+    def notification_secret(self) -> str:
+        """Notifications are signed with the app's client secret."""
+        return self.client_secret
+
+    def notification_headers(
+        self, body: bytes, delivery_id: str, secret: str
+    ) -> list[tuple[str, str]]:
+        """Timestamp, nonce (the delivery id) and base64 HMAC-SHA1 of body + both (assumed)."""
+        timestamp = str(int(time.time()))
+        signed = body + timestamp.encode() + delivery_id.encode()
+        digest = hmac.new(secret.encode(), signed, hashlib.sha1).digest()
+        return [
+            (TIMESTAMP_HEADER, timestamp),
+            (NONCE_HEADER, delivery_id),
+            (SIGNATURE_HEADER, base64.b64encode(digest).decode()),
+        ]
 
     @staticmethod
     def _with_human_id(user: _User, record: dict[str, Any]) -> dict[str, Any]:

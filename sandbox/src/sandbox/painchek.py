@@ -47,6 +47,13 @@ articles/... (the number is given), and served here field for field:
   (6218611193487-Syncing-Data-with-the-API).
 - doc: deletes are soft (``deleted_at`` set, row still served); the error envelope
   ``{"code", "detail", "errors"}``.
+- doc: webhooks (6249372515215-Webhook-Payloads and the webhook security page): one
+  event, ``assessment_add``, body ``{"event": "assessment_add", "data": <the assessment
+  exactly as the API serves it>}``, identical on every retry; headers
+  ``X-PainChek-Webhook-Id`` (the subscription), ``X-PainChek-WH-Delivery-Id`` (one per
+  event) and ``X-PainChek-WH-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` keyed
+  with the subscription's secret; a non-2xx answer is retried up to a limit, then the
+  event is dropped.
 
 Assumed by this sandbox (assumed):
 
@@ -89,6 +96,12 @@ Assumed by this sandbox (assumed):
 - assumed: fault behaviour (429 ``throttled`` with ``Retry-After``, HTML 5xx pages,
   dropped connections, slow answers, expiring tokens, truncated bodies) and the
   ``/_control/`` API, which has no vendor counterpart (see ``framework.py``).
+- assumed: webhooks fire only for assessments inserted through ``mutate`` (or a
+  schedule), never for edits or other tables; the subscription id (seeded unless
+  given), the secret ``sandbox-webhook-secret``, ``Content-Type: application/json``,
+  the compact JSON encoding and key order of the body, the retry timing
+  (``framework.notify_to``) and the seeded drops, duplicates and bad signatures
+  (``notify.py``).
 - assumed: field values (names, sites, companies, device models, comment texts).
 """
 
@@ -96,6 +109,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import random
 import secrets
 import time
@@ -131,6 +146,11 @@ AUTH_PATH = "/api/integration/auth/"
 ORDERS = ("desc", "asc", "uuid")
 MODES = ("painchek", "nrs")
 DEFAULT_PAGE_SIZE = 50
+# Webhooks (doc, 6249372515215-Webhook-Payloads and the webhook security page).
+WEBHOOK_EVENT = "assessment_add"
+WEBHOOK_ID_HEADER = "X-PainChek-Webhook-Id"
+DELIVERY_ID_HEADER = "X-PainChek-WH-Delivery-Id"
+SIGNATURE_HEADER = "X-PainChek-WH-Signature"
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -972,13 +992,24 @@ class PainChekSandbox(VendorSandbox):
         client_secret: str = "sandbox-client-secret",  # noqa: S107
         username: str = "sandbox-user",
         password: str = "sandbox-password",  # noqa: S107
+        webhook_id: str | None = None,
+        webhook_secret: str = "sandbox-webhook-secret",  # noqa: S107
+        webhook_signature_prefix: str = "sha256=",
     ) -> None:
-        super().__init__(latency_ms=latency_ms)
+        super().__init__(latency_ms=latency_ms, seed=seed)
         self.client_id = client_id
         self.client_secret = client_secret
         self.username = username
         self.password = password
         self.token_ttl = token_ttl
+        # The webhook subscription: its id, secret and how the signature is labelled
+        # (one version of PainChek's security page writes ``sha1=``).
+        webhook_rng = random.Random(f"painchek-webhook-{seed}")
+        self.webhook_id = webhook_id or str(
+            uuid_lib.UUID(int=webhook_rng.getrandbits(128), version=4)
+        )
+        self.webhook_secret = webhook_secret
+        self.webhook_signature_prefix = webhook_signature_prefix
         self._order = "desc"
         self._max_page_size = 1000
         self._forbidden: frozenset[str] = frozenset()
@@ -1205,6 +1236,8 @@ class PainChekSandbox(VendorSandbox):
                         row["modified_by_id"] = row["created_by_id"]
                     changed.append(row)
                     self._restamp(store, row)
+                if table == "assessments":
+                    self._notify_added(changed)
             else:
                 for row in self._targets(store, count, uuids):
                     now = self._tick()
@@ -1217,6 +1250,40 @@ class PainChekSandbox(VendorSandbox):
                     changed.append(row)
                     self._restamp(store, row)
             return [self._decoded(store, row["uuid"]) for row in changed]
+
+    def _notify_added(self, rows: list[dict[str, Any]]) -> None:
+        """Queue one ``assessment_add`` webhook per new assessment, ``data`` as served."""
+        if not self.notifying:
+            return
+        store = self._tables["assessments"]
+        added = self.vendor_fields_for(PATHS["assessments"])
+        for row in rows:
+            data = store.encoded(row["uuid"])
+            if added:  # served with the vendor's extra fields, so sent with them too
+                data = msgspec.json.encode({**msgspec.json.decode(data), **added})
+            body = b'{"event":"%s","data":%s}' % (WEBHOOK_EVENT.encode(), data)
+            ids = {
+                "event": WEBHOOK_EVENT,
+                "uuid": row["uuid"],
+                "patient": row["patient"],
+                "update_stamp": row["update_stamp"],
+            }
+            self.send_notification(body, ids)
+
+    def notification_secret(self) -> str:
+        """Webhooks are signed with the subscription's secret."""
+        return self.webhook_secret
+
+    def notification_headers(
+        self, body: bytes, delivery_id: str, secret: str
+    ) -> list[tuple[str, str]]:
+        """The subscription, the delivery and ``sha256=<hex HMAC-SHA256 of the raw body>``."""
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return [
+            (WEBHOOK_ID_HEADER, self.webhook_id),
+            (DELIVERY_ID_HEADER, delivery_id),
+            (SIGNATURE_HEADER, self.webhook_signature_prefix + digest),
+        ]
 
     def _restamp(self, store: _Table, row: dict[str, Any]) -> None:
         row["update_stamp"] = store.max_stamp + 1
