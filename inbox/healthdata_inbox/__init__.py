@@ -1,0 +1,1 @@
+"""Notification inbox for healthcare vendor webhooks."""
