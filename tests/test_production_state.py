@@ -147,8 +147,12 @@ def test_two_shard_jobs_run_at_once_against_one_system_database(
     meltano.env |= _humanapi_env(sandbox, pg_schema, system_db)
     shards = ("tap-humanapi--shard0", "tap-humanapi--shard1")
     # Two Meltano processes that both find a new, empty system database race to create
-    # its tables and one fails: create them first, once (the README says so).
+    # its tables, and two loaders the same warehouse tables: as the README says, create
+    # the system tables once, and let one shard run alone first.
     meltano.run("upgrade", "database")
+    meltano.run("run", shards[0], "target-postgres")
+    for user in sandbox.client_user_ids("served"):
+        sandbox.source_sync(user)  # new data for both shards
     results: dict[str, int] = {}
     logs: list[str] = []
 
