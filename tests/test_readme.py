@@ -99,26 +99,31 @@ def test_readme_commands_work_on_a_fresh_clone(
         c for c in readme_commands((clone / "README.md").read_text()) if not NOT_HERE.search(c)
     ]
     background: list[tuple[str, subprocess.Popen]] = []
-    for command in commands:
-        if command.endswith(" &"):  # run beside the next ones, until `wait`
-            started = subprocess.Popen(
-                command.removesuffix(" &"),
-                cwd=clone,
-                env=env,
-                shell=True,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            background.append((command, started))
-        elif command == "wait":
-            for name, started in background:
-                out, _ = started.communicate(timeout=600)
-                tail = "\n".join(out.splitlines()[-30:])
-                assert started.returncode == 0, f"`{name}` exited {started.returncode}:\n{tail}"
-            background.clear()
-        else:
-            _run(command, clone, env, timeout=600)
+    try:
+        for command in commands:
+            if command.endswith(" &"):  # run beside the next ones, until `wait`
+                started = subprocess.Popen(
+                    command.removesuffix(" &"),
+                    cwd=clone,
+                    env=env,
+                    shell=True,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+                background.append((command, started))
+            elif command == "wait":
+                ended = [(name, p, p.communicate(timeout=600)[0]) for name, p in background]
+                background.clear()
+                for name, process, out in ended:
+                    tail = "\n".join(out.splitlines()[-30:])
+                    assert process.returncode == 0, f"`{name}` exited {process.returncode}:\n{tail}"
+            else:
+                _run(command, clone, env, timeout=600)
+    finally:
+        for _, process in background:  # a failure above: leave nothing running
+            process.kill()
+            process.communicate()
     assert background == [], "a command ran in the background and nothing waited for it"
 
     warehouse = clone / "output" / "warehouse.duckdb"
