@@ -13,10 +13,13 @@ import os
 import re
 import shlex
 import subprocess
+import typing as t
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
-from harness import ROOT, duckdb_rows, meltano_env, postgres_rows
+from harness import PG_DSN, PG_HELP, ROOT, duckdb_rows, meltano_env
 
 # What this machine cannot run: Snowflake is not reachable (tests/test_snowflake.py
 # checks what it can of that loader).
@@ -43,6 +46,22 @@ def test_the_readme_names_its_run_commands():
     assert any("tap-humanapi--shard1" in c for c in ran)
 
 
+@pytest.fixture
+def warehouse_db() -> t.Iterator[str]:
+    """A new PostgreSQL database for the README's loads, dropped afterwards."""
+    name = f"readme_{uuid.uuid4().hex[:10]}"
+    try:
+        con = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError:
+        pytest.fail(PG_HELP)
+    con.execute(f'create database "{name}"')
+    try:
+        yield name
+    finally:
+        con.execute(f'drop database if exists "{name}" with (force)')
+        con.close()
+
+
 def _run(cmd: list[str] | str, cwd: Path, env: dict[str, str], timeout: float) -> str:
     done = subprocess.run(
         cmd,
@@ -62,7 +81,7 @@ def _run(cmd: list[str] | str, cwd: Path, env: dict[str, str], timeout: float) -
 
 @pytest.mark.e2e
 def test_readme_commands_work_on_a_fresh_clone(
-    tmp_path, pg_schema, make_painchek_sandbox, make_humanapi_sandbox, make_healthex_sandbox
+    tmp_path, warehouse_db, make_painchek_sandbox, make_humanapi_sandbox, make_healthex_sandbox
 ):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
@@ -90,8 +109,8 @@ def test_readme_commands_work_on_a_fresh_clone(
         "TARGET_POSTGRES_USER": "postgres",
         # target-postgres requires a password with host and user; trust auth ignores it.
         "TARGET_POSTGRES_PASSWORD": "unused-with-trust-auth",
-        "TARGET_POSTGRES_DATABASE": "test",
-        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": pg_schema,
+        # A new database: each tap's tables land in its own schema, as the README says.
+        "TARGET_POSTGRES_DATABASE": warehouse_db,
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
@@ -138,10 +157,12 @@ def test_readme_commands_work_on_a_fresh_clone(
             ("healthex", "patient"),
         )
     }
-    landed["postgres.patients"] = len(postgres_rows(pg_schema, "patients"))
-    landed["postgres.users"] = len(postgres_rows(pg_schema, "users"))
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={warehouse_db}") as con:
+        for schema, table in (("painchek", "patients"), ("humanapi", "users")):
+            count = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            landed[f"postgres.{schema}.{table}"] = count[0] if count else 0
     empty = sorted(name for name, rows in landed.items() if rows == 0)
     assert empty == [], f"no rows landed in {empty}"
     assert landed["painchek.patients"] == len(painchek.truth("patients"))
-    assert landed["postgres.patients"] == len(painchek.truth("patients"))
-    assert landed["postgres.users"] == len(humanapi.users())  # the two shards: each user once
+    assert landed["postgres.painchek.patients"] == len(painchek.truth("patients"))
+    assert landed["postgres.humanapi.users"] == len(humanapi.users())  # shards: each user once
