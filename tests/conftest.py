@@ -37,6 +37,24 @@ def pg_schema() -> t.Iterator[str]:
         con.close()
 
 
+@pytest.fixture
+def fresh_database() -> t.Iterator[str]:
+    """The name of a new PostgreSQL database, dropped afterwards. Fails without PostgreSQL."""
+    import psycopg  # noqa: PLC0415
+
+    name = f"e2e_{uuid.uuid4().hex[:10]}"
+    try:
+        con = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError:
+        pytest.fail(PG_HELP)
+    con.execute(f'create database "{name}"')
+    try:
+        yield name
+    finally:
+        con.execute(f'drop database if exists "{name}" with (force)')
+        con.close()
+
+
 def pytest_terminal_summary(terminalreporter: t.Any) -> None:
     """The resilience summary: one line per scenario that ran."""
     from harness import SCENARIOS, SUMMARY_HEADER  # noqa: PLC0415

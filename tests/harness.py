@@ -31,6 +31,19 @@ FHIR_TABLES = (
     "document_reference",
     "fhir_other",
 )
+# Settings the SDK gives every tap and target; meltano.yml declares each plugin's own.
+SDK_BUILTINS = frozenset(
+    {
+        "stream_maps",
+        "stream_map_config",
+        "faker_config",
+        "flattening_enabled",
+        "flattening_max_depth",
+        "flattening_max_key_length",
+        "flattening_separator",
+        "batch_config",
+    }
+)
 PG_HELP = (
     "PostgreSQL is not reachable at 127.0.0.1:5432 (database 'test', trust auth). Start it "
     "with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"

@@ -12,20 +12,9 @@ import sys
 
 import pytest
 import yaml
-from harness import ROOT
+from harness import ROOT, SDK_BUILTINS
 
 TAPS = ("tap-painchek", "tap-humanapi", "tap-healthex")
-# Settings the SDK adds to every tap; meltano.yml declares those users need.
-SDK_BUILTINS = {
-    "stream_maps",
-    "stream_map_config",
-    "faker_config",
-    "flattening_enabled",
-    "flattening_max_depth",
-    "flattening_max_key_length",
-    "flattening_separator",
-    "batch_config",
-}
 
 
 def _declared(tap: str) -> dict[str, dict]:

@@ -12,31 +12,19 @@ from __future__ import annotations
 import json
 import threading
 import time
-import typing as t
-import uuid
 
 import psycopg
 import pytest
-from harness import PG_DSN, PG_HELP, Meltano, duckdb_rows, meltano_env, postgres_rows
+from harness import Meltano, duckdb_rows, meltano_env, postgres_rows
 from sandbox.painchek import TABLES as PAINCHEK_TABLES
 
 PAINCHEK_STATE_ID = "dev:tap-painchek-to-target-duckdb"
 
 
 @pytest.fixture
-def system_db() -> t.Iterator[str]:
-    """A fresh PostgreSQL database for Meltano's system tables, dropped afterwards."""
-    name = f"meltano_{uuid.uuid4().hex[:10]}"
-    try:
-        con = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError:
-        pytest.fail(PG_HELP)
-    con.execute(f'create database "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        con.execute(f'drop database if exists "{name}" with (force)')
-        con.close()
+def system_db(fresh_database: str) -> str:
+    """A new PostgreSQL database for Meltano's system tables."""
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{fresh_database}"
 
 
 def _system_rows(uri: str, query: str) -> list[tuple]:

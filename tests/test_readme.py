@@ -13,13 +13,11 @@ import os
 import re
 import shlex
 import subprocess
-import typing as t
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
-from harness import PG_DSN, PG_HELP, ROOT, duckdb_rows, meltano_env
+from harness import ROOT, duckdb_rows, meltano_env
 
 # What this machine cannot run: Snowflake is not reachable (tests/test_snowflake.py
 # checks what it can of that loader).
@@ -46,22 +44,6 @@ def test_the_readme_names_its_run_commands():
     assert any("tap-humanapi--shard1" in c for c in ran)
 
 
-@pytest.fixture
-def warehouse_db() -> t.Iterator[str]:
-    """A new PostgreSQL database for the README's loads, dropped afterwards."""
-    name = f"readme_{uuid.uuid4().hex[:10]}"
-    try:
-        con = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError:
-        pytest.fail(PG_HELP)
-    con.execute(f'create database "{name}"')
-    try:
-        yield name
-    finally:
-        con.execute(f'drop database if exists "{name}" with (force)')
-        con.close()
-
-
 def _run(cmd: list[str] | str, cwd: Path, env: dict[str, str], timeout: float) -> str:
     done = subprocess.run(
         cmd,
@@ -81,7 +63,7 @@ def _run(cmd: list[str] | str, cwd: Path, env: dict[str, str], timeout: float) -
 
 @pytest.mark.e2e
 def test_readme_commands_work_on_a_fresh_clone(
-    tmp_path, warehouse_db, make_painchek_sandbox, make_humanapi_sandbox, make_healthex_sandbox
+    tmp_path, fresh_database, make_painchek_sandbox, make_humanapi_sandbox, make_healthex_sandbox
 ):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
@@ -110,7 +92,7 @@ def test_readme_commands_work_on_a_fresh_clone(
         # target-postgres requires a password with host and user; trust auth ignores it.
         "TARGET_POSTGRES_PASSWORD": "unused-with-trust-auth",
         # A new database: each tap's tables land in its own schema, as the README says.
-        "TARGET_POSTGRES_DATABASE": warehouse_db,
+        "TARGET_POSTGRES_DATABASE": fresh_database,
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
@@ -157,7 +139,7 @@ def test_readme_commands_work_on_a_fresh_clone(
             ("healthex", "patient"),
         )
     }
-    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={warehouse_db}") as con:
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={fresh_database}") as con:
         for schema, table in (("painchek", "patients"), ("humanapi", "users")):
             count = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
             landed[f"postgres.{schema}.{table}"] = count[0] if count else 0

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness import ROOT, Meltano
+from harness import ROOT, SDK_BUILTINS, Meltano
 from leaks import leaks
 
 TAPS = ("tap-painchek", "tap-humanapi", "tap-healthex")
@@ -43,17 +43,6 @@ FAKESNOW = Path(sys.executable).parent / "fakesnow"
 LOADER = ROOT / ".meltano" / "loaders" / "target-snowflake" / "venv" / "bin" / "target-snowflake"
 PASSWORD = "fakesnow-password-7f3a"  # fakesnow accepts any; no log may hold it
 PASSPHRASE = "fakesnow-passphrase-51c9"
-# Settings the SDK gives every target; meltano.yml declares the loader's own.
-SDK_BUILTINS = {
-    "stream_maps",
-    "stream_map_config",
-    "faker_config",
-    "flattening_enabled",
-    "flattening_max_depth",
-    "flattening_max_key_length",
-    "flattening_separator",
-    "batch_config",
-}
 # target-snowflake has no host, port or protocol setting: it always connects to
 # https://<account>.snowflakecomputing.com. The narrowest way to point it at fakesnow:
 # this sitecustomize, on PYTHONPATH for the loader's test runs only, sets host, port
