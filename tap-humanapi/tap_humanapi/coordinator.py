@@ -148,8 +148,11 @@ class Coordinator:
         per_user_streams: Callable[[], set[str]],
         logger: logging.Logger,
         progress_seconds: float = PROGRESS_INTERVAL_SECONDS,
+        targets: list[dict] | None = None,
     ) -> None:
         self.config = config
+        # Notifications mode between sweeps: the inbox's events name the users to check.
+        self.targets = targets
         self.transport = transport
         self.logger = logger
         self.api_url = str(config["api_url"]).rstrip("/")
@@ -237,8 +240,39 @@ class Coordinator:
             offset += len(page)
 
     def roster(self) -> list[HumanUser]:
-        """The users this run works on, in a stable order."""
+        """The users this run works on, in a stable order: all, or the notified ones."""
+        if self.targets is not None:
+            return self._notified_users(self.targets)
         return [HumanUser(u["humanId"], u["clientUserId"]) for u in self.admin_users()]
+
+    def _notified_users(self, events: list[dict]) -> list[HumanUser]:
+        """The users the events name, once each, of this shard (and client_user_ids).
+
+        A notification names the user by ``humanId`` and, usually, ``clientUserId``
+        (the token is minted for the latter). Only when one lacks it does the run read
+        the admin user list to find it.
+        """
+        named: dict[str, str | None] = {}
+        for event in events:
+            human_id, client_user_id = event.get("humanId"), event.get("clientUserId")
+            if not isinstance(human_id, str) or not human_id:
+                continue
+            if isinstance(client_user_id, str) and client_user_id:
+                named[human_id] = client_user_id
+            else:
+                named.setdefault(human_id, None)
+        if None in named.values():
+            listed = {u["humanId"]: u["clientUserId"] for u in self.admin_users()}
+            named = {h: c or listed.get(h) for h, c in named.items()}
+        wanted = self.config.get("client_user_ids")
+        shards = int(self.config["shard_count"]), int(self.config["shard_index"])
+        return [
+            HumanUser(human_id, client_user_id)
+            for human_id, client_user_id in named.items()
+            if client_user_id is not None
+            and (wanted is None or client_user_id in wanted)
+            and in_shard(client_user_id, *shards)
+        ]
 
     # -- change detection ------------------------------------------------------------
 

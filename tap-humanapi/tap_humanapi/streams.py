@@ -39,8 +39,10 @@ class UsersStream(KeepsVendorFields, HumanAPIStream):
     schema = schemas.USERS
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        """The admin API's user list."""
-        yield from self._coordinator().admin_users()
+        """The admin API's user list (not read between sweeps in notifications mode)."""
+        coordinator = self._coordinator()
+        if coordinator.targets is None:
+            yield from coordinator.admin_users()
 
 
 class PerUserStream(SpooledStream, HumanAPIStream):

@@ -8,6 +8,7 @@ from functools import cached_property
 
 from singer_sdk import typing as th
 from tapkit.cli import CheckedTap, InputError, http_settings, main, setting, time_errors, url_errors
+from tapkit.notifications import notification_settings
 from tapkit.summary import PROGRESS_INTERVAL_SECONDS
 from tapkit.times import parse_time
 
@@ -144,8 +145,13 @@ class TapHumanAPI(CheckedTap):
             "Records per request (Human API's maximum is 500).",
             default=500,
         ),
+        *notification_settings(
+            6,
+            "Human API advises a few catch-up syncs a day; the default makes four.",
+        ),
         *http_settings("tap-humanapi", __version__),
     ).to_dict()
+    inbox_vendor = "humanapi"
 
     def settings_errors(self) -> list[str]:
         """URLs, the shard, start_date."""
@@ -182,16 +188,27 @@ class TapHumanAPI(CheckedTap):
             if isinstance(s, UserDataStream)
         ]
 
+    def _newly_selected(self) -> set[str]:
+        bookmark = self.state.get("bookmarks", {}).get(MARKERS_STREAM, {})
+        return {e.name for e in self._endpoints()} - set(bookmark.get("streams") or [])
+
     def _saved_markers(self) -> dict[str, str]:
         # load_state() checked the shape: humanId to synchedAt, and a list of names.
         bookmark = self.state.get("bookmarks", {}).get(MARKERS_STREAM, {})
         saved: dict[str, str] = bookmark.get("users") or {}
-        if added := {e.name for e in self._endpoints()} - set(bookmark.get("streams") or []):
+        if added := self._newly_selected():
             self.logger.info(
                 "%d newly selected stream(s): reading every user's history again", len(added)
             )
             return {}
         return saved
+
+    def _targets(self) -> list[dict] | None:
+        """The notifications naming this run's users; None: every user (poll or sweep)."""
+        plan = self.change_plan
+        if plan.sweep or self._newly_selected():
+            return None
+        return plan.events
 
     def summary_counts(self) -> dict[str, t.Any]:
         """Users by outcome (none when no per-user stream ran)."""
@@ -229,6 +246,7 @@ class TapHumanAPI(CheckedTap):
             per_user_streams=lambda: {s.name for s in self._selected(PerUserStream)},
             logger=self.logger,
             progress_seconds=self.progress_seconds,
+            targets=self._targets(),
         )
         # The pool's threads and the spool go when the process ends (normally or not).
         atexit.register(coordinator.close)

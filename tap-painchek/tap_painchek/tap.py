@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 from singer_sdk import typing as th
 from tapkit.cli import CheckedTap, http_settings, main, url_errors
+from tapkit.notifications import notification_settings
 from tapkit.rest import package_version
 from tapkit.retry import RetryPolicy
 
@@ -22,6 +23,9 @@ if t.TYPE_CHECKING:
     from tap_painchek.client import PainChekStream
 
 __version__ = package_version("tap-painchek")
+
+# The table each PainChek webhook event names (the vendor documents assessment_add only).
+EVENT_TABLES = {"assessment_add": "assessments"}
 
 
 def settings_errors(config: t.Mapping[str, t.Any]) -> list[str]:
@@ -114,8 +118,14 @@ class TapPainChek(CheckedTap):
                 "mean fewer metered requests."
             ),
         ),
+        *notification_settings(
+            1,
+            "PainChek notifies new assessments only: the other tables are read on the "
+            "sweeps, so the default keeps them as fresh as hourly polling.",
+        ),
         *http_settings("tap-painchek", __version__),
     ).to_dict()
+    inbox_vendor = "painchek"
 
     def settings_errors(self) -> list[str]:
         """The URL scheme and one credential pair (the schema cannot say it)."""
@@ -124,6 +134,24 @@ class TapPainChek(CheckedTap):
     def bookmark_problem(self, stream: Stream, value: t.Any) -> str | None:
         """A PainChek bookmark is an update_stamp: an integer."""
         return _stamp_problem(stream, value)
+
+    @cached_property
+    def tables_to_read(self) -> frozenset[str] | None:
+        """The tables this run reads: all (None), or those the new notifications name."""
+        plan = self.change_plan
+        if plan.sweep:
+            return None
+        tables = set()
+        for event in plan.events:
+            table = EVENT_TABLES.get(str(event.get("event")))
+            if table is None:
+                self.logger.warning(
+                    "The inbox holds an event this tap does not know (%s): reading every table",
+                    str(event.get("event"))[:40],
+                )
+                return None
+            tables.add(table)
+        return frozenset(tables)
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:

@@ -27,8 +27,9 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.singerlib import RecordMessage
+from singer_sdk.singerlib import RecordMessage, StateMessage
 
+from tapkit import notifications
 from tapkit.errors import TapError
 from tapkit.summary import RunSummary
 from tapkit.times import parse_time
@@ -227,6 +228,8 @@ class CheckedTap(Tap):
     """
 
     message_writer_class = BufferedMsgSpecWriter
+    # The vendor's name in the notification inbox, for a tap with change_detection.
+    inbox_vendor: str | None = None
 
     def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
         try:
@@ -234,16 +237,45 @@ class CheckedTap(Tap):
         except ConfigValidationError as exc:
             message = settings_message(exc.errors, self.config, self.config_jsonschema)
             raise InputError(message) from None
-        if validate_config and (errors := self.settings_errors()):
+        if validate_config and (errors := [*self.settings_errors(), *self._notification_errors()]):
             raise InputError(settings_message(errors, self.config, self.config_jsonschema))
 
     def settings_errors(self) -> list[str]:
         """Settings errors the config schema cannot express (none by default)."""
         return []
 
+    def _notification_errors(self) -> list[str]:
+        if self.inbox_vendor is None:
+            return []
+        return notifications.notification_errors(self.config) + url_errors(
+            self.config, optional=("inbox_url",)
+        )
+
     def bookmark_problem(self, stream: Stream, value: t.Any) -> str | None:
         """What is wrong with a bookmark value of ``stream``, if anything."""
         return None
+
+    @property
+    def listens(self) -> bool:
+        """Whether this run reads the notification inbox (change_detection: notifications)."""
+        return self.inbox_vendor is not None and (
+            self.config.get("change_detection", "poll") == "notifications"
+        )
+
+    @cached_property
+    def change_plan(self) -> notifications.Plan:
+        """What this run fetches: a sweep, or what new notifications name (read once)."""
+        inbox = None
+        if self.listens:
+            inbox = notifications.Inbox(
+                url=str(self.config["inbox_url"]),
+                token=str(self.config["inbox_token"]),
+                vendor=str(self.inbox_vendor),
+                timeout=float(self.config.get("request_timeout", 60)),
+                user_agent=str(self.config.get("user_agent") or self.name),
+                logger=self.logger,
+            )
+        return notifications.plan_run(self.config, self.state, inbox)
 
     def check_own_bookmarks(self, state: dict[str, t.Any]) -> None:
         """Check bookmarks the tap keeps itself, beyond the SDK's (none by default)."""
@@ -266,7 +298,15 @@ class CheckedTap(Tap):
         started = time.monotonic()
         status = "failed"
         try:
+            if self.listens:
+                self.change_plan  # noqa: B018 (the inbox is read before any stream)
             super().sync_all()
+            if self.listens:
+                # Every stream has written its records: the inbox cursor may move now.
+                t.cast("dict[str, t.Any]", self.state)[notifications.STATE_KEY] = (
+                    self.change_plan.cursor()
+                )
+                self.message_writer.write_message(StateMessage(value=self.state))
             status = "succeeded"
         finally:
             self.logger.info("%s", self._summary_line(status, time.monotonic() - started))
@@ -276,16 +316,27 @@ class CheckedTap(Tap):
         written = writer.records_written if isinstance(writer, BufferedMsgSpecWriter) else {}
         records = {name: 0 for name, stream in self.streams.items() if stream.selected}
         records.update(written)
-        return self.run_summary.line(
-            status=status, records=records, extra=self.summary_counts(), seconds=seconds
-        )
+        extra = self.summary_counts()
+        if "change_plan" in self.__dict__ and self.listens:
+            extra |= self.change_plan.summary()
+        return self.run_summary.line(status=status, records=records, extra=extra, seconds=seconds)
 
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Refuse a state of another tap, or one whose bookmarks are not this tap's."""
         for name in check_state(state, self.streams, self.bookmark_problem):
             self.logger.warning("Ignoring the state of stream '%s', which this tap lacks", name)
         self.check_own_bookmarks(state)
+        cursor = state.get(notifications.STATE_KEY)
+        if cursor is not None and (problem := notifications.state_problem(cursor)):
+            msg = (
+                f"state: '{notifications.STATE_KEY}': {problem} "
+                "(is this a state file of another tap?)"
+            )
+            raise InputError(msg)
         super().load_state(state)
+        if cursor is not None:
+            # The SDK keeps only the bookmarks; the inbox cursor is the tap's own.
+            t.cast("dict[str, t.Any]", self.state)[notifications.STATE_KEY] = dict(cursor)
 
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> t.Any:

@@ -1331,9 +1331,27 @@ class HumanAPISandbox(VendorSandbox):
         # What the operation under way changed, notified when it ends:
         # (user, table, action, server time).
         self._changes: list[tuple[_User, str, str, int]] = []
+        # Token, sources and data requests per client user id (since the last reset).
+        self._user_requests: dict[str, int] = {}
         self._populate(int(users))
         # Later records come from their own stream so the seeded data stays stable.
         self._gen.rng = self._mutation_rng
+
+    def user_requests(self) -> dict[str, int]:
+        """Requests per client user id (tokens, sources, data) since start or reset."""
+        with self._lock:
+            return dict(self._user_requests)
+
+    def reset_stats(self) -> None:
+        """Zero the counters, the per-user ones too."""
+        super().reset_stats()
+        with self._lock:
+            self._user_requests.clear()
+
+    def _count_user(self, user: _User) -> None:
+        with self._lock:
+            key = str(user.admin["clientUserId"])
+            self._user_requests[key] = self._user_requests.get(key, 0) + 1
 
     @property
     def api_url(self) -> str:
@@ -1964,6 +1982,8 @@ class HumanAPISandbox(VendorSandbox):
             user = self._by_client.get(str(body.get("client_user_id")))
             if user is None or user.admin["status"] == "deleted":
                 return _error(404, "user_not_found", "No such user.")
+            key = str(user.admin["clientUserId"])
+            self._user_requests[key] = self._user_requests.get(key, 0) + 1
             if not user.sources:
                 return _error(400, "no_connected_sources", "The user has no connected source.")
             human_id = user.human_id
@@ -2030,6 +2050,7 @@ class HumanAPISandbox(VendorSandbox):
         if isinstance(token, Response):
             return token
         user = self._by_human[str(token.human_id)]
+        self._count_user(user)
         if table == "sources":
             with self._lock:
                 body = msgspec.json.encode(user.sources)
