@@ -148,6 +148,29 @@ def test_humanapi_fetches_only_notified_users_and_nothing_when_quiet(humanapi, i
     assert moved == {r["human_id"] for r in statuses}
 
 
+def test_humanapi_users_whose_read_failed_are_fetched_again_next_run(humanapi, inbox, capsys):
+    # One user at a time: a token, /sources refuses it (401), a new token, refused again.
+    config = _listening(humanapi.tap_config(), inbox, max_retry_seconds=0, max_workers=1)
+    first = _run_humanapi(capsys, config)
+    changed = _changeable(humanapi)[:3]
+    for client_user_id in changed:
+        humanapi.source_sync(client_user_id, new=2, updated=1)
+    assert humanapi.wait_notifications_idle(15)
+    humanapi.fail_next(*["none", "expire", "none", "expire"] * len(changed))
+    failed = _run_humanapi(capsys, config, first.state)
+    assert {r["outcome"] for r in failed.records("user_sync_status")} == {"error"}
+    cursor = failed.state["notifications"]
+    assert cursor["after"] == inbox.events("humanapi")[-1]["seq"]  # the events are behind
+    assert len(cursor["retry"]) == len(changed)  # ... but the users are not forgotten
+
+    humanapi.reset_stats()
+    again = _run_humanapi(capsys, config, failed.state)
+    assert set(humanapi.user_requests()) == set(changed)
+    statuses = again.records("user_sync_status")
+    assert {r["client_user_id"]: r["outcome"] for r in statuses} == dict.fromkeys(changed, "synced")
+    assert "retry" not in again.state["notifications"]
+
+
 def _landed(runs: list[TapRun]) -> dict[str, dict[tuple, str]]:
     """Each data table as the runs left it: key -> updatedAt, later runs winning."""
     tables: dict[str, dict[tuple, str]] = {}

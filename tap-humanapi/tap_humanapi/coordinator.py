@@ -283,6 +283,11 @@ class Coordinator:
         assert self._checks is not None
         return self._checks
 
+    @property
+    def pass_ran(self) -> bool:
+        """Whether the per-user pass ran (no per-user stream selected: it does not)."""
+        return self._checks is not None
+
     def spool(self) -> Spool:
         """Every changed user's records, per stream in roster order (after the pass)."""
         self.checks()

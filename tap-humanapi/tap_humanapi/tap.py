@@ -204,11 +204,25 @@ class TapHumanAPI(CheckedTap):
         return saved
 
     def _targets(self) -> list[dict] | None:
-        """The notifications naming this run's users; None: every user (poll or sweep)."""
+        """The notifications naming this run's users; None: every user (poll or sweep).
+
+        Users the last run could not finish come first (by humanId only).
+        """
         plan = self.change_plan
         if plan.sweep or self._newly_selected():
             return None
-        return plan.events
+        return [*({"humanId": human_id} for human_id in plan.retry), *plan.events]
+
+    def retry_later(self) -> list[str]:
+        """Users whose read failed, or whose sources synced again while it ran."""
+        coordinator = self.__dict__.get("coordinator")
+        if coordinator is None or coordinator.pass_ran is False:
+            return []
+        return [
+            c.user.human_id
+            for c in coordinator.checks()
+            if c.outcome == "error" or (c.read_data and c.new_marker is None)
+        ]
 
     def summary_counts(self) -> dict[str, t.Any]:
         """Users by outcome (none when no per-user stream ran)."""

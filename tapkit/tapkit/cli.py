@@ -255,6 +255,10 @@ class CheckedTap(Tap):
         """What is wrong with a bookmark value of ``stream``, if anything."""
         return None
 
+    def retry_later(self) -> list[str]:
+        """Ids this run could not finish, for the next one to fetch (none by default)."""
+        return []
+
     @property
     def listens(self) -> bool:
         """Whether this run reads the notification inbox (change_detection: notifications)."""
@@ -304,7 +308,7 @@ class CheckedTap(Tap):
             if self.listens:
                 # Every stream has written its records: the inbox cursor may move now.
                 t.cast("dict[str, t.Any]", self.state)[notifications.STATE_KEY] = (
-                    self.change_plan.cursor()
+                    self.change_plan.cursor(self.retry_later())
                 )
                 self.message_writer.write_message(StateMessage(value=self.state))
             status = "succeeded"

@@ -8,11 +8,12 @@ is caught by the next sweep. A run with no new event and no sweep due makes no
 vendor request.
 
 The state holds, beside the bookmarks, ``{"notifications": {"after": <seq>,
-"swept_at": <ISO time>}}``. The tap moves it only after every stream has written
-its records (``CheckedTap`` writes one last STATE message for it), so a run killed
-halfway reads the same events again: a repeated event costs requests, never data.
-``swept_at`` is this machine's clock: it schedules sweeps and is never compared
-with a vendor's times.
+"swept_at": <ISO time>, "retry": [<id>, ...]}}``: ``retry`` names what the last run
+could not finish (a user whose read failed), which the next run fetches again. The
+tap moves it only after every stream has written its records (``CheckedTap`` writes
+one last STATE message for it), so a run killed halfway reads the same events again:
+a repeated event costs requests, never data. ``swept_at`` is this machine's clock:
+it schedules sweeps and is never compared with a vendor's times.
 """
 
 from __future__ import annotations
@@ -110,6 +111,9 @@ def state_problem(value: t.Any) -> str | None:
     swept = value.get("swept_at")
     if swept is not None and (not isinstance(swept, str) or parse_time(swept) is None):
         return "'swept_at' is not an ISO-8601 date-time"
+    retry = value.get("retry", [])
+    if not isinstance(retry, list) or not all(isinstance(i, str) and i for i in retry):
+        return "'retry' is not a list of ids"
     return None
 
 
@@ -121,17 +125,26 @@ class Plan:
     events: list[dict] = field(default_factory=list)
     after: int = 0
     swept_at: str | None = None
+    # Ids the last run could not finish (a user whose read failed): fetched again now.
+    retry: list[str] = field(default_factory=list)
 
-    def cursor(self) -> dict[str, t.Any]:
-        """The state entry to save once every stream has written its records."""
+    def cursor(self, retry: list[str]) -> dict[str, t.Any]:
+        """The state entry to save once every stream has written its records.
+
+        ``retry``: the ids this run could not finish, for the next run to fetch again
+        (the events naming them are behind the cursor by then).
+        """
         entry: dict[str, t.Any] = {"after": self.after}
         if self.swept_at is not None:
             entry["swept_at"] = self.swept_at
+        if retry:
+            entry["retry"] = sorted(set(retry))
         return entry
 
     def summary(self) -> dict[str, t.Any]:
         """For the run summary line: counts only, never an id."""
-        return {"notifications": {"events": len(self.events), "sweep": self.sweep}}
+        counts = {"events": len(self.events), "retried": len(self.retry), "sweep": self.sweep}
+        return {"notifications": counts}
 
 
 class Inbox:
@@ -225,13 +238,14 @@ def plan_run(
     saved = state.get(STATE_KEY) or {}
     after = int(saved.get("after", 0))
     swept_at = saved.get("swept_at")
+    retry = list(saved.get("retry", []))
     if config.get("change_detection", "poll") != "notifications" or inbox is None:
-        return Plan(sweep=True, after=after, swept_at=swept_at)
+        return Plan(sweep=True, after=after, swept_at=swept_at, retry=retry)
     now = now or datetime.now(UTC)
     last = parse_time(swept_at)
     interval = timedelta(hours=float(config["catch_up_hours"]))
     events, last_seq = inbox.events_after(after)
     if last is None or now - last >= interval:
         stamp = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        return Plan(sweep=True, events=events, after=last_seq, swept_at=stamp)
-    return Plan(sweep=False, events=events, after=last_seq, swept_at=swept_at)
+        return Plan(sweep=True, events=events, after=last_seq, swept_at=stamp, retry=retry)
+    return Plan(sweep=False, events=events, after=last_seq, swept_at=swept_at, retry=retry)

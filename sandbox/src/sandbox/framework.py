@@ -39,6 +39,8 @@ import msgspec
 from sandbox.notify import Notifier, NotifyConfigError, Subscription
 
 FAULT_KINDS = ("429", "500", "502", "503", "drop", "slow", "expire", "truncate")
+# In a forced sequence (fail_next): this request is answered normally.
+NO_FAULT = "none"
 # Persistent bad answers (``malform``): not transient faults but a vendor bug or a
 # proxy in the way, for the bad-input tests.
 MALFORM_KINDS = ("html", "shape", "drop_key", "huge")
@@ -158,13 +160,16 @@ class FaultInjector:
         self.slow_seconds = float(slow_seconds)
 
     def force(self, kinds: Iterable[str]) -> None:
-        """Queue faults for the next API requests, in order."""
-        self._forced.extend(self._check_kinds(kinds))
+        """Queue faults for the next API requests, in order ("none": answer normally)."""
+        kinds = tuple(kinds)
+        self._check_kinds(k for k in kinds if k != NO_FAULT)
+        self._forced.extend(kinds)
 
     def draw(self) -> str | None:
         """Choose the fault for the next API request (callers hold the sandbox lock)."""
         if self._forced:
-            return self._forced.popleft()
+            forced = self._forced.popleft()
+            return None if forced == NO_FAULT else forced
         if self.rate > 0 and self._rng.random() < self.rate:
             return self._rng.choice(self.kinds)
         return None
