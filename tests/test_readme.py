@@ -42,6 +42,8 @@ def test_the_readme_names_its_run_commands():
         assert any(f"run {tap} target-duckdb" in c for c in ran), tap
     assert any("painchek-to-postgres" in c for c in ran)
     assert any("tap-humanapi--shard1" in c for c in ran)
+    assert any("run painchek-continuous" in c for c in ran)
+    assert any("run humanapi-continuous" in c for c in ran)
 
 
 def _run(cmd: list[str] | str, cwd: Path, env: dict[str, str], timeout: float) -> str:
@@ -63,7 +65,12 @@ def _run(cmd: list[str] | str, cwd: Path, env: dict[str, str], timeout: float) -
 
 @pytest.mark.e2e
 def test_readme_commands_work_on_a_fresh_clone(
-    tmp_path, fresh_database, make_painchek_sandbox, make_humanapi_sandbox, make_healthex_sandbox
+    tmp_path,
+    fresh_database,
+    inbox,
+    make_painchek_sandbox,
+    make_humanapi_sandbox,
+    make_healthex_sandbox,
 ):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
@@ -85,6 +92,8 @@ def test_readme_commands_work_on_a_fresh_clone(
     env |= meltano_env("tap-painchek", painchek.tap_config())
     env |= meltano_env("tap-humanapi", humanapi.tap_config())
     env |= meltano_env("tap-healthex", healthex.tap_config("s3"))
+    for tap in ("tap-painchek", "tap-humanapi"):  # the continuous jobs
+        env |= meltano_env(tap, {"inbox_url": inbox.url, "inbox_token": inbox.read_token})
     env |= {
         "TARGET_POSTGRES_HOST": "127.0.0.1",
         "TARGET_POSTGRES_PORT": "5432",
