@@ -8,10 +8,13 @@ its command answers ``--about`` and ``--discover``.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import tarfile
+import time
 import typing as t
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -109,3 +112,60 @@ def test_a_tap_wheel_installs_into_a_fresh_venv_and_runs(wheelhouse, tmp_path, t
     streams = json.loads(discovered.stdout)["streams"]
     # The vendor streams, built on the core, have its catch-all column.
     assert any("extra_fields" in stream["schema"]["properties"] for stream in streams)
+
+
+def test_the_inbox_wheel_installs_into_a_fresh_venv_and_serves(tmp_path):
+    """healthdata-inbox is its own package: its wheel alone runs the service."""
+    out = tmp_path / "dist"
+    subprocess.run(
+        [str(UV), "build", "--quiet", "--wheel", "--out-dir", str(out), str(ROOT / "inbox")],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = out.glob("healthdata_inbox-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(
+            next(n for n in archive.namelist() if n.endswith("METADATA"))
+        ).decode()
+    assert "License-Expression: Apache-2.0" in metadata
+    assert "Requires-Dist: uvicorn" in metadata
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            str(UV),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"PATH": "/usr/bin:/bin", "INBOX_READ_TOKEN": "package-test-token"}
+    command = [str(venv / "bin" / "healthdata-inbox"), "serve", "--port", str(port)]
+    command += ["--database-url", f"sqlite:///{tmp_path / 'inbox.sqlite3'}"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                assert time.monotonic() < deadline, "the inbox did not answer /healthz"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
