@@ -1,0 +1,97 @@
+"""The taps skip singer-sdk's per-record conformance and selection walk: output unchanged.
+
+``KeepsVendorFields`` streams set ``TYPE_CONFORMANCE_LEVEL = NONE`` because the record
+guard already makes every record fit its schema, and skip the SDK's walk that pops
+deselected properties when none is deselected. These tests run every tap over its
+sandbox both ways (the SDK's root-level conformance and walk, and ours) and require
+the same records; and a deselected property is still left out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import typing as t
+
+import pytest
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from tap_healthex.tap import TapHealthEx
+from tap_humanapi.tap import TapHumanAPI
+from tap_painchek.tap import TapPainChek
+from tapkit.fidelity import KeepsVendorFields
+from tapkit.testing import schema_errors
+
+# Stamped by the tap at run time, so never equal between two runs.
+RUN_TIMES = ("checked_at", "read_at")
+
+
+def _messages(tap: t.Any) -> list[dict]:
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8")
+    with contextlib.redirect_stdout(out):
+        tap.sync_all()
+        out.flush()
+    return [json.loads(line) for line in raw.getvalue().decode().splitlines()]
+
+
+def _records(messages: list[dict]) -> list[tuple[str, dict]]:
+    records = []
+    for message in messages:
+        if message["type"] == "RECORD":
+            record = {k: v for k, v in message["record"].items() if k not in RUN_TIMES}
+            records.append((message["stream"], record))
+    return records
+
+
+VENDORS = {
+    "painchek": ("make_painchek_sandbox", {"patients": 200}, TapPainChek, {"page_size": 50}),
+    "humanapi": ("make_humanapi_sandbox", {"users": 8}, TapHumanAPI, {}),
+    "healthex": (
+        "make_healthex_sandbox",
+        {"patients_per_project": 4, "delivery": "s3"},
+        TapHealthEx,
+        {},
+    ),
+}
+
+
+def _config(sandbox: t.Any, name: str, extra: dict) -> dict:
+    base = sandbox.tap_config("s3") if name == "healthex" else sandbox.tap_config()
+    return {**base, **extra}
+
+
+@pytest.mark.parametrize("flattened", [False, True], ids=["plain", "flattened"])
+@pytest.mark.parametrize("name", list(VENDORS))
+def test_records_are_the_same_without_the_sdks_conformance(request, monkeypatch, name, flattened):
+    fixture, size, tap_class, extra = VENDORS[name]
+    sandbox = request.getfixturevalue(fixture)(seed=41, **size)
+    if flattened:
+        extra = {**extra, "flattening_enabled": True, "flattening_max_depth": 3}
+    config = _config(sandbox, name, extra)
+    monkeypatch.setattr(KeepsVendorFields, "TYPE_CONFORMANCE_LEVEL", TypeConformanceLevel.ROOT_ONLY)
+    sdk = _messages(tap_class(config=config))
+    monkeypatch.undo()
+    assert KeepsVendorFields.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
+    ours = _messages(tap_class(config=config))
+    assert len(_records(ours)) > 50
+    assert _records(ours) == _records(sdk)
+    assert schema_errors(ours) == []
+
+
+def test_a_deselected_property_is_still_left_out(make_painchek_sandbox):
+    sandbox = make_painchek_sandbox(seed=42, patients=30)
+    tap = TapPainChek(config=sandbox.tap_config())
+    catalog = tap.catalog_dict
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            selected = entry["tap_stream_id"] == "patients"
+            if item["breadcrumb"] == ["properties", "birth_date"]:
+                item["metadata"]["selected"] = False
+            elif not item["breadcrumb"]:
+                item["metadata"]["selected"] = selected
+    messages = _messages(TapPainChek(config=sandbox.tap_config(), catalog=catalog))
+    patients = [r for s, r in _records(messages) if s == "patients"]
+    assert len(patients) == len(sandbox.truth("patients"))
+    assert all("birth_date" not in r for r in patients)
+    assert all("last_name" in r for r in patients)
