@@ -1,15 +1,23 @@
-"""`make demo`: sync each sandbox into DuckDB, change it, sync again, show what moved."""
+"""`make demo`: sync each sandbox into DuckDB, change it, sync again, show what moved.
+
+Then the continuous loop: the PainChek and Human API sandboxes post signed notifications
+to the notification inbox, and the `*--continuous` plugins fetch only what it names.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
+import secrets
+import socket
 import subprocess
 import sys
+import time
 import typing as t
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -19,9 +27,18 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "output"
 WAREHOUSE = OUTPUT / "warehouse.duckdb"
 MELTANO = ROOT / ".tools" / "meltano" / "bin" / "meltano"
-CLIENT_ID, CLIENT_SECRET = "demo-client", "demo-client-secret"  # the sandboxes', not real
+INBOX = ROOT / ".venv" / "bin" / "healthdata-inbox"
+INBOX_STORE = OUTPUT / "demo-inbox.sqlite3"
+INBOX_PORT = 8768  # the dev environment's inbox_url in meltano.yml
+# The sandboxes' credentials, new each run. Human API signs notifications with its
+# client secret, so the inbox is given this one too.
+CLIENT_ID, CLIENT_SECRET = "demo-client", secrets.token_hex(16)
 CHANGES = {"insert": 5, "update": 10, "delete": 3}
 CREDENTIALS = ("--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET)
+# The tap's last log line, e.g. `run summary: status=succeeded records={...} requests=2
+# retries=0 ... notifications={"events": 3, "retried": 0, "sweep": false} seconds=0.2`.
+SUMMARY = re.compile(r"run summary: status=succeeded records=(\{.*?\}) requests=\d+ ")
+NOTIFIED = re.compile(r" notifications=(\{.*?\}) ")
 
 
 def control(url: str, path: str, body: dict | None = None) -> t.Any:
@@ -36,33 +53,70 @@ def control(url: str, path: str, body: dict | None = None) -> t.Any:
 
 
 @contextlib.contextmanager
+def child(command: list[str], **popen: t.Any) -> Iterator[subprocess.Popen]:
+    """Run a child process; stop it on leaving, also on failure."""
+    process = subprocess.Popen(command, cwd=ROOT, text=True, **popen)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
 def sandbox(vendor: str, *options: str) -> Iterator[str]:
     """Serve a fake vendor API in a child process; yield its URL."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            vendor,
-            "--port",
-            "0",
-            *options,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    command = [sys.executable, "-m", "sandbox", vendor, "--port", "0", *options]
+    with child(command, stdout=subprocess.PIPE) as process:
         url = (process.stdout.readline() if process.stdout else "").strip()
         if not url:
             sys.exit(f"the {vendor} sandbox did not start")
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
-def meltano_run(env: dict[str, str], tap: str, *args: str, log: str) -> None:
+def free_port(preferred: int) -> int:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def inbox(secrets_env: dict[str, str]) -> Iterator[str]:
+    """Serve the notification inbox (a fresh SQLite store) in a child process; yield its URL."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{INBOX_STORE}{suffix}").unlink(missing_ok=True)
+    port = free_port(INBOX_PORT)
+    command = [str(INBOX), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--database-url", f"sqlite:///{INBOX_STORE}"]
+    with (
+        (OUTPUT / "demo-inbox.log").open("w") as log,
+        child(command, env={**os.environ, **secrets_env}, stdout=log, stderr=log) as process,
+    ):
+        url = f"http://127.0.0.1:{port}"
+        if not healthy(url, process):
+            sys.exit("the inbox did not start; see output/demo-inbox.log")
+        yield url
+
+
+def healthy(url: str, process: subprocess.Popen) -> bool:
+    """Whether the inbox answers /healthz with 200 within 30 s."""
+    deadline = time.monotonic() + 30
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url + "/healthz", timeout=5):
+            return True  # urlopen raises on any answer but 2xx
+        time.sleep(0.2)
+    return False
+
+
+def meltano_run(env: dict[str, str], tap: str, *args: str, log: str) -> str:
+    """Run the tap into DuckDB; its log, kept in output/."""
     done = subprocess.run(
         [str(MELTANO), "run", *args, tap, "target-duckdb"],
         cwd=ROOT,
@@ -74,6 +128,7 @@ def meltano_run(env: dict[str, str], tap: str, *args: str, log: str) -> None:
     (OUTPUT / log).write_text(done.stdout + done.stderr)
     if done.returncode != 0:
         sys.exit(f"meltano run {tap} failed (exit {done.returncode}); see output/{log}")
+    return done.stdout + done.stderr
 
 
 def query(sql: str) -> list[tuple]:
@@ -81,32 +136,52 @@ def query(sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def painchek(env: dict[str, str]) -> None:
-    with sandbox("painchek", "--patients", "2000", *CREDENTIALS) as url:
-        print(f"\n== PainChek sandbox at {url} (2,000 patients)")
-        env = {
-            **env,
-            "TAP_PAINCHEK_API_URL": url,
-            "TAP_PAINCHEK_CLIENT_ID": CLIENT_ID,
-            "TAP_PAINCHEK_CLIENT_SECRET": CLIENT_SECRET,
-        }
-        print("run 1: meltano run --full-refresh tap-painchek target-duckdb ...")
-        meltano_run(env, "tap-painchek", "--full-refresh", log="demo-painchek-1.log")
-        before = {
-            t: dict(query(f"select uuid, update_stamp from painchek.{t}")) for t in PAINCHEK_TABLES
-        }
-        print(
-            "changing the sandbox: "
-            + ", ".join(f"{n} {op}s" for op, n in CHANGES.items())
-            + " per table"
-        )
-        for table in PAINCHEK_TABLES:
-            for op, count in CHANGES.items():
-                control(url, "/_control/mutate", {"table": table, "op": op, "count": count})
-        control(url, "/_control/stats/reset", {})
-        print("run 2: meltano run tap-painchek target-duckdb (incremental) ...")
-        meltano_run(env, "tap-painchek", log="demo-painchek-2.log")
-        stats = control(url, "/_control/stats")
+def schema_rows(schema: str) -> tuple[int, int]:
+    """How many tables the schema has, and how many rows in all."""
+    tables = query(
+        f"select table_name from information_schema.tables where table_schema = '{schema}'"
+    )
+    return len(tables), sum(query(f"select count(*) from {schema}.{t}")[0][0] for (t,) in tables)
+
+
+def painchek_env(url: str) -> dict[str, str]:
+    return {
+        "TAP_PAINCHEK_API_URL": url,
+        "TAP_PAINCHEK_CLIENT_ID": CLIENT_ID,
+        "TAP_PAINCHEK_CLIENT_SECRET": CLIENT_SECRET,
+    }
+
+
+def humanapi_env(url: str) -> dict[str, str]:
+    return {
+        "TAP_HUMANAPI_CLIENT_ID": CLIENT_ID,
+        "TAP_HUMANAPI_CLIENT_SECRET": CLIENT_SECRET,
+        "TAP_HUMANAPI_AUTH_URL": url,
+        "TAP_HUMANAPI_ADMIN_URL": url,
+        "TAP_HUMANAPI_API_URL": f"{url}/v1/human",
+    }
+
+
+def painchek(env: dict[str, str], url: str) -> None:
+    print(f"\n== PainChek sandbox at {url} (2,000 patients)")
+    env = {**env, **painchek_env(url)}
+    print("run 1: meltano run --full-refresh tap-painchek target-duckdb ...")
+    meltano_run(env, "tap-painchek", "--full-refresh", log="demo-painchek-1.log")
+    before = {
+        t: dict(query(f"select uuid, update_stamp from painchek.{t}")) for t in PAINCHEK_TABLES
+    }
+    print(
+        "changing the sandbox: "
+        + ", ".join(f"{n} {op}s" for op, n in CHANGES.items())
+        + " per table"
+    )
+    for table in PAINCHEK_TABLES:
+        for op, count in CHANGES.items():
+            control(url, "/_control/mutate", {"table": table, "op": op, "count": count})
+    control(url, "/_control/stats/reset", {})
+    print("run 2: meltano run tap-painchek target-duckdb (incremental) ...")
+    meltano_run(env, "tap-painchek", log="demo-painchek-2.log")
+    stats = control(url, "/_control/stats")
     print(f"\n{'table':<12}{'rows':>8}{'new':>6}{'changed':>9}{'deleted':>9}")
     for table in PAINCHEK_TABLES:
         after = dict(query(f"select uuid, update_stamp from painchek.{table}"))
@@ -117,41 +192,26 @@ def painchek(env: dict[str, str]) -> None:
     print(f"run 2 picked up {stats['records_served']} rows in {stats['requests']} requests")
 
 
-def humanapi(env: dict[str, str]) -> None:
-    with sandbox("humanapi", "--users", "200", *CREDENTIALS) as url:
-        print(f"\n== Human API sandbox at {url} (200 users)")
-        env = {
-            **env,
-            "TAP_HUMANAPI_CLIENT_ID": CLIENT_ID,
-            "TAP_HUMANAPI_CLIENT_SECRET": CLIENT_SECRET,
-            "TAP_HUMANAPI_AUTH_URL": url,
-            "TAP_HUMANAPI_ADMIN_URL": url,
-            "TAP_HUMANAPI_API_URL": f"{url}/v1/human",
-        }
-        print("run 1: meltano run --full-refresh tap-humanapi target-duckdb ...")
-        meltano_run(env, "tap-humanapi", "--full-refresh", log="demo-humanapi-1.log")
-        served = control(url, "/_control/users?group=served")
-        synced = served[::20]
-        print(f"{len(synced)} users' sources sync new and updated records ...")
-        for client_user_id in synced:
-            control(
-                url,
-                "/_control/source_sync",
-                {"client_user_id": client_user_id, "new": 3, "updated": 2},
-            )
-        control(url, "/_control/stats/reset", {})
-        print("run 2: meltano run tap-humanapi target-duckdb (incremental) ...")
-        meltano_run(env, "tap-humanapi", log="demo-humanapi-2.log")
-        stats = control(url, "/_control/stats")
-    tables = [
-        t
-        for (t,) in query(
-            "select table_name from information_schema.tables "
-            "where table_schema = 'humanapi' order by 1"
+def humanapi(env: dict[str, str], url: str) -> None:
+    print(f"\n== Human API sandbox at {url} (200 users)")
+    env = {**env, **humanapi_env(url)}
+    print("run 1: meltano run --full-refresh tap-humanapi target-duckdb ...")
+    meltano_run(env, "tap-humanapi", "--full-refresh", log="demo-humanapi-1.log")
+    served = control(url, "/_control/users?group=served")
+    synced = served[::20]
+    print(f"{len(synced)} users' sources sync new and updated records ...")
+    for client_user_id in synced:
+        control(
+            url,
+            "/_control/source_sync",
+            {"client_user_id": client_user_id, "new": 3, "updated": 2},
         )
-    ]
-    rows = sum(query(f"select count(*) from humanapi.{t}")[0][0] for t in tables)
-    print(f"\n{len(tables)} tables, {rows} rows; user_sync_status of run 2:")
+    control(url, "/_control/stats/reset", {})
+    print("run 2: meltano run tap-humanapi target-duckdb (incremental) ...")
+    meltano_run(env, "tap-humanapi", log="demo-humanapi-2.log")
+    stats = control(url, "/_control/stats")
+    tables, rows = schema_rows("humanapi")
+    print(f"\n{tables} tables, {rows} rows; user_sync_status of run 2:")
     for outcome, users in query(
         "select outcome, count(*) from humanapi.user_sync_status group by 1 order by 2 desc"
     ):
@@ -221,13 +281,113 @@ def healthex(env: dict[str, str]) -> None:
     )
 
 
+def new_assessments(url: str) -> str:
+    count = 3
+    control(url, "/_control/mutate", {"table": "assessments", "op": "insert", "count": count})
+    return f"{count} new assessments"
+
+
+def source_syncs(url: str) -> str:
+    users = control(url, "/_control/users?group=served")[1::20][:3]
+    for client_user_id in users:
+        control(
+            url, "/_control/source_sync", {"client_user_id": client_user_id, "new": 2, "updated": 1}
+        )
+    return f"{len(users)} users' sources sync"
+
+
+def summary(log: str) -> tuple[int, int]:
+    """Rows the run wrote and the inbox events it read, from the tap's run summary line."""
+    found, notified = SUMMARY.search(log), NOTIFIED.search(log)
+    if found is None or notified is None:
+        sys.exit("a continuous run logged no run summary")
+    return sum(json.loads(found[1]).values()), json.loads(notified[1])["events"]
+
+
+def delivered(url: str) -> int:
+    """Notifications the sandbox has delivered (the inbox answered 2xx) since it started."""
+    return control(url, "/_control/notifications")["counts"]["delivered"]
+
+
+def continuous_runs(env: dict[str, str], name: str, url: str, change: Callable[[str], str]) -> None:
+    """A sweep, a quiet run, then a change, its notifications and the run they trigger."""
+    tap = f"tap-{name}--continuous"
+    print(f"\nmeltano run {tap} target-duckdb")
+
+    def run(number: int, *args: str) -> tuple[int, int, int]:
+        """Vendor requests (counted by the sandbox), rows written and inbox events read."""
+        before = control(url, "/_control/stats")["requests"]
+        rows, events = summary(
+            meltano_run(env, tap, *args, log=f"demo-{name}-continuous-{number}.log")
+        )
+        return control(url, "/_control/stats")["requests"] - before, rows, events
+
+    requests, rows, _ = run(1, "--full-refresh")
+    print(f"  {'run 1 (first run: a sweep)':<28}{requests:>5} vendor requests, {rows} rows")
+    requests, _, events = run(2)
+    print(f"  {'run 2 (nothing changed)':<28}{requests:>5} vendor requests, {events} notifications")
+    rows_before, sent = schema_rows(name)[1], delivered(url)
+    changed = time.monotonic()
+    what = change(url)
+    if not control(url, "/_control/notifications/wait_idle", {"timeout": 30})["idle"]:
+        sys.exit(f"the {name} sandbox still had notifications to send after 30 s")
+    print(f"  change: {what} -> {delivered(url) - sent} notifications received by the inbox")
+    requests, rows, events = run(3)
+    freshness = time.monotonic() - changed
+    new = schema_rows(name)[1] - rows_before
+    print(
+        f"  {'run 3 (notified)':<28}{requests:>5} vendor requests, {rows} rows landed "
+        f"({new} new), {events} inbox events read"
+    )
+    print(f"  freshness: {freshness:.1f} s from the change to the end of run 3")
+
+
+def continuous(env: dict[str, str], painchek_url: str, humanapi_url: str) -> None:
+    webhook_secret, read_token = secrets.token_hex(32), secrets.token_hex(32)
+    inbox_secrets = {
+        "INBOX_PAINCHEK_WEBHOOK_SECRET": webhook_secret,
+        "INBOX_HUMANAPI_CLIENT_SECRET": CLIENT_SECRET,
+        "INBOX_READ_TOKEN": read_token,
+    }
+    with inbox(inbox_secrets) as url:
+        print(f"\n== Notification inbox at {url} (store: output/{INBOX_STORE.name})")
+        # PainChek signs with the subscription's secret, Human API with the client secret.
+        control(
+            painchek_url,
+            "/_control/notify",
+            {"url": f"{url}/v1/painchek", "secret": webhook_secret},
+        )
+        control(humanapi_url, "/_control/notify", {"url": f"{url}/v1/humanapi"})
+        print("the PainChek and Human API sandboxes now post a signed notification per change;")
+        print("continuous runs read the inbox and fetch only what it names")
+        env = {
+            **env,
+            **painchek_env(painchek_url),
+            **humanapi_env(humanapi_url),
+            "TAP_PAINCHEK_INBOX_TOKEN": read_token,
+            "TAP_HUMANAPI_INBOX_TOKEN": read_token,
+            # The dev environment sets inbox_url on the inherited plugins themselves,
+            # which only their own variables override.
+            "TAP_PAINCHEK__CONTINUOUS_INBOX_URL": url,
+            "TAP_HUMANAPI__CONTINUOUS_INBOX_URL": url,
+        }
+        continuous_runs(env, "painchek", painchek_url, new_assessments)
+        continuous_runs(env, "humanapi", humanapi_url, source_syncs)
+    print("in production the *-continuous-every-minute schedules repeat these runs each minute")
+
+
 def main() -> None:
     OUTPUT.mkdir(exist_ok=True)
     WAREHOUSE.unlink(missing_ok=True)
     env = {**os.environ, "MELTANO_ENVIRONMENT": "dev", "TARGET_DUCKDB_FILEPATH": str(WAREHOUSE)}
-    painchek(env)
-    humanapi(env)
-    healthex(env)
+    with (
+        sandbox("painchek", "--patients", "2000", *CREDENTIALS) as painchek_url,
+        sandbox("humanapi", "--users", "200", *CREDENTIALS) as humanapi_url,
+    ):
+        painchek(env, painchek_url)
+        humanapi(env, humanapi_url)
+        healthex(env)
+        continuous(env, painchek_url, humanapi_url)
     print(f"\nwarehouse: {WAREHOUSE.relative_to(ROOT)}; logs: output/demo-*.log")
 
 
