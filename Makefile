@@ -23,3 +23,5 @@ bench: bootstrap
 	$(PY) bench/humanapi_bench.py
 	$(PY) bench/healthex_bench.py
 	$(PY) bench/shards_bench.py
+	$(PY) bench/inbox_bench.py
+	$(PY) bench/peer_bench.py
