@@ -38,4 +38,17 @@ mkdir -p output
 
 echo "==> Meltano plugins"
 PATH="$(dirname "$UV"):$PATH" .tools/meltano/bin/meltano --log-level=warning install >/dev/null
+
+# Bytecode for every installed module and our own sources, once. uv installs without
+# it, and where PYTHONDONTWRITEBYTECODE=1 is set (common in containers and CI) Python
+# would compile every module again on each start: about 1.5 s of every `meltano`
+# command and 0.4 s of every tap and loader process. Already compiled files are
+# skipped, so this is quick on a second run. A package may ship a file that does not
+# compile (a template, a test for another Python); that is not our failure.
+echo "==> bytecode"
+for python in .venv/bin/python .tools/meltano/bin/python .meltano/*/*/venv/bin/python; do
+  [ -x "$python" ] || continue
+  "$python" -m compileall -q -j 0 "$(dirname "$(dirname "$python")")/lib" >/dev/null 2>&1 || true
+done
+.venv/bin/python -m compileall -q -j 0 tapkit tap-painchek tap-humanapi tap-healthex sandbox inbox scripts >/dev/null
 echo "==> ready"
