@@ -53,6 +53,23 @@ def _dist(wheelhouse: Path, package: str, ending: str) -> Path:
     return found
 
 
+def _fresh_venv(tmp_path: Path, wheel: Path, *options: str) -> Path:
+    """A new virtual environment with ``wheel`` (and what it needs) installed."""
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)],
+        check=True,
+        capture_output=True,
+    )
+    python = str(venv / "bin" / "python")
+    subprocess.run(
+        [str(UV), "pip", "install", "--quiet", "--python", python, *options, str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    return venv
+
+
 @pytest.mark.parametrize("package", list(FOLDERS))
 def test_wheel_and_sdist_carry_readme_license_and_metadata(wheelhouse, package):
     with zipfile.ZipFile(_dist(wheelhouse, package, ".whl")) as archive:
@@ -74,28 +91,8 @@ def test_wheel_and_sdist_carry_readme_license_and_metadata(wheelhouse, package):
 
 @pytest.mark.parametrize("tap", list(TAPS))
 def test_a_tap_wheel_installs_into_a_fresh_venv_and_runs(wheelhouse, tmp_path, tap):
-    venv = tmp_path / "venv"
-    subprocess.run(
-        [str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)],
-        check=True,
-        capture_output=True,
-    )
     # The core comes from the local wheelhouse, as from an index; nothing from the workspace.
-    subprocess.run(
-        [
-            str(UV),
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            str(venv / "bin" / "python"),
-            "--find-links",
-            str(wheelhouse),
-            str(_dist(wheelhouse, tap, ".whl")),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    venv = _fresh_venv(tmp_path, _dist(wheelhouse, tap, ".whl"), "--find-links", str(wheelhouse))
     command = str(venv / "bin" / tap)
     about = subprocess.run(
         [command, "--about", "--format=json"], check=True, capture_output=True, text=True
@@ -129,25 +126,7 @@ def test_the_inbox_wheel_installs_into_a_fresh_venv_and_serves(tmp_path):
         ).decode()
     assert "License-Expression: Apache-2.0" in metadata
     assert "Requires-Dist: uvicorn" in metadata
-    venv = tmp_path / "venv"
-    subprocess.run(
-        [str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            str(UV),
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            str(venv / "bin" / "python"),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    venv = _fresh_venv(tmp_path, wheel)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
