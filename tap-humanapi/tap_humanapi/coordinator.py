@@ -95,6 +95,8 @@ class UserCheck:
     read_data: bool = False
     updated_since: datetime | None = None
     new_marker: str | None = None
+    # Only the endpoints the notifications named were read: the marker stays.
+    partial: bool = False
 
 
 def check_keys(what: str, noun: str, objects: list[dict], keys: Mapping[str, str]) -> None:
@@ -151,8 +153,10 @@ class Coordinator:
         targets: list[dict] | None = None,
     ) -> None:
         self.config = config
-        # Notifications mode between sweeps: the inbox's events name the users to check.
+        # Notifications mode between sweeps: the inbox's events name the users to check,
+        # and, per user, the endpoints that changed (None: every endpoint).
         self.targets = targets
+        self._named: dict[str, frozenset[str] | None] = {}
         self.transport = transport
         self.logger = logger
         self.api_url = str(config["api_url"]).rstrip("/")
@@ -261,6 +265,7 @@ class Coordinator:
                 named[human_id] = client_user_id
             else:
                 named.setdefault(human_id, None)
+            self._note_endpoint(human_id, event.get("endpoint"))
         if None in named.values():
             listed = {u["humanId"]: u["clientUserId"] for u in self.admin_users()}
             named = {h: c or listed.get(h) for h, c in named.items()}
@@ -273,6 +278,32 @@ class Coordinator:
             and (wanted is None or client_user_id in wanted)
             and in_shard(client_user_id, *shards)
         ]
+
+    def _note_endpoint(self, human_id: str, endpoint: object) -> None:
+        """Add what one event names to the user's endpoints to read.
+
+        A data endpoint of a selected stream (``medical/vitals``) is read alone;
+        ``sources`` (a sync status) needs only the sources check. Anything else (no
+        endpoint, one this tap does not know, a retried user) means every endpoint.
+        """
+        known = {e.path.lstrip("/") for e in self._endpoints()}
+        so_far = self._named.get(human_id, frozenset())
+        if so_far is None:
+            return
+        name = endpoint.strip("/") if isinstance(endpoint, str) else None
+        if name == "sources":
+            self._named[human_id] = so_far
+        elif name in known:
+            self._named[human_id] = so_far | {name}
+        else:
+            self._named[human_id] = None
+
+    def _to_read(self, user: HumanUser, endpoints: list[EndpointSpec]) -> list[EndpointSpec]:
+        """The endpoints to read for a user: those its notifications name, or all."""
+        named = self._named.get(user.human_id) if self.targets is not None else None
+        if named is None:
+            return endpoints
+        return [e for e in endpoints if e.path.lstrip("/") in named]
 
     # -- change detection ------------------------------------------------------------
 
@@ -386,9 +417,16 @@ class Coordinator:
         if not check.read_data or not endpoints:
             return check, data
         keys = {"human_id": user.human_id, "client_user_id": user.client_user_id}
+        chosen = self._to_read(user, endpoints)
+        check.partial = len(chosen) < len(endpoints)
         try:
-            for endpoint in endpoints:
+            for endpoint in chosen:
                 data[endpoint.name] = [{**r, **keys} for r in self._read(check, endpoint)]
+            if check.partial:
+                # The marker covers every endpoint: it stays, so the next sweep (or a
+                # full read) reads the others from it, a dropped notification included.
+                check.detail = "read the notified endpoints only; the next sweep reads all"
+                return check, data
             settled = self._newest(self.read_sources(user)) == check.synched_at
         except UserFailure as exc:
             # No id in the log: the user's user_sync_status row names the user and why.

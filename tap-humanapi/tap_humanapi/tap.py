@@ -221,7 +221,7 @@ class TapHumanAPI(CheckedTap):
         return [
             c.user.human_id
             for c in coordinator.checks()
-            if c.outcome == "error" or (c.read_data and c.new_marker is None)
+            if c.outcome == "error" or (c.read_data and c.new_marker is None and not c.partial)
         ]
 
     def summary_counts(self) -> dict[str, t.Any]:

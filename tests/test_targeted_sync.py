@@ -142,10 +142,21 @@ def test_humanapi_fetches_only_notified_users_and_nothing_when_quiet(humanapi, i
     assert {r["outcome"] for r in statuses} == {"synced"}
     assert targeted.records("users") == []
     assert targeted.state["notifications"]["after"] == inbox.events("humanapi")[-1]["seq"]
+    # Per user: a token, /sources, then only the endpoints its notifications name.
+    named: dict[str, set[str]] = {}
+    for event in inbox.events("humanapi"):
+        if event["endpoint"] != "sources":
+            named.setdefault(event["clientUserId"], set()).add(event["endpoint"])
+    assert humanapi.user_requests() == {c: 2 + len(named[c]) for c in changed}
+    # Every changed record of the notified users landed ...
+    landed, truth = _landed([first, targeted]), _truth(humanapi)
+    people = {r["human_id"] for r in statuses}
+    for table, rows in truth.items():
+        theirs = {k: v for k, v in rows.items() if k[0] in people}
+        assert {k: landed.get(table, {}).get(k) for k in theirs} == theirs, table
+    # ... but the markers cover every endpoint, so they wait for the next sweep.
     markers = targeted.state["bookmarks"]["user_sync_status"]["users"]
-    before = quiet.state["bookmarks"]["user_sync_status"]["users"]
-    moved = {h for h in markers if markers[h] != before.get(h)}
-    assert moved == {r["human_id"] for r in statuses}
+    assert markers == quiet.state["bookmarks"]["user_sync_status"]["users"]
 
 
 def test_humanapi_users_whose_read_failed_are_fetched_again_next_run(humanapi, inbox, capsys):
