@@ -137,7 +137,7 @@ def _header(plugin_type: str, plugin: dict, heirs: list[str]) -> list[str]:
     if groups := plugin.get("settings_group_validation"):
         lines.append(f"# Needs one of: {' | '.join(' + '.join(g) for g in groups)}.")
     if heirs:
-        lines.append(f"# {', '.join(heirs)} inherit these.")
+        lines.append(f"# {', '.join(heirs)} {'inherits' if len(heirs) == 1 else 'inherit'} these.")
     return lines
 
 
