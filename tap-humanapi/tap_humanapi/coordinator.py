@@ -257,6 +257,7 @@ class Coordinator:
         the admin user list to find it.
         """
         named: dict[str, str | None] = {}
+        known = {e.path.lstrip("/") for e in self._endpoints()}
         for event in events:
             human_id, client_user_id = event.get("humanId"), event.get("clientUserId")
             if not isinstance(human_id, str) or not human_id:
@@ -265,7 +266,7 @@ class Coordinator:
                 named[human_id] = client_user_id
             else:
                 named.setdefault(human_id, None)
-            self._note_endpoint(human_id, event.get("endpoint"))
+            self._note_endpoint(human_id, event.get("endpoint"), known)
         if None in named.values():
             listed = {u["humanId"]: u["clientUserId"] for u in self.admin_users()}
             named = {h: c or listed.get(h) for h, c in named.items()}
@@ -279,14 +280,14 @@ class Coordinator:
             and in_shard(client_user_id, *shards)
         ]
 
-    def _note_endpoint(self, human_id: str, endpoint: object) -> None:
+    def _note_endpoint(self, human_id: str, endpoint: object, known: set[str]) -> None:
         """Add what one event names to the user's endpoints to read.
 
-        A data endpoint of a selected stream (``medical/vitals``) is read alone;
-        ``sources`` (a sync status) needs only the sources check. Anything else (no
-        endpoint, one this tap does not know, a retried user) means every endpoint.
+        A data endpoint of a selected stream (one of ``known``, e.g. ``medical/vitals``)
+        is read alone; ``sources`` (a sync status) needs only the sources check.
+        Anything else (no endpoint, one this tap does not know, a retried user) means
+        every endpoint.
         """
-        known = {e.path.lstrip("/") for e in self._endpoints()}
         so_far = self._named.get(human_id, frozenset())
         if so_far is None:
             return

@@ -216,7 +216,7 @@ class TapHumanAPI(CheckedTap):
     def retry_later(self) -> list[str]:
         """Users whose read failed, or whose sources synced again while it ran."""
         coordinator = self.__dict__.get("coordinator")
-        if coordinator is None or coordinator.pass_ran is False:
+        if coordinator is None or not coordinator.pass_ran:
             return []
         return [
             c.user.human_id

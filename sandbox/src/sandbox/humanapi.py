@@ -1982,8 +1982,7 @@ class HumanAPISandbox(VendorSandbox):
             user = self._by_client.get(str(body.get("client_user_id")))
             if user is None or user.admin["status"] == "deleted":
                 return _error(404, "user_not_found", "No such user.")
-            key = str(user.admin["clientUserId"])
-            self._user_requests[key] = self._user_requests.get(key, 0) + 1
+            self._count_user(user)  # the lock is reentrant
             if not user.sources:
                 return _error(400, "no_connected_sources", "The user has no connected source.")
             human_id = user.human_id
