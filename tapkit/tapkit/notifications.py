@@ -230,16 +230,16 @@ def plan_run(
 ) -> Plan:
     """Decide what this run fetches, from the config, the state and the inbox.
 
-    ``poll`` mode, or no inbox: a sweep, the state's entry left as it was. Otherwise
-    the inbox is read after the saved cursor: on a sweep only to move the cursor past
-    what the sweep covers (everything notified before it starts), else to name what
-    to fetch.
+    No inbox (``poll`` mode: the tap builds one only for ``notifications``): a sweep,
+    the state's entry left as it was. Otherwise the inbox is read after the saved
+    cursor: on a sweep only to move the cursor past what the sweep covers (everything
+    notified before it starts), else to name what to fetch.
     """
     saved = state.get(STATE_KEY) or {}
     after = int(saved.get("after", 0))
     swept_at = saved.get("swept_at")
     retry = list(saved.get("retry", []))
-    if config.get("change_detection", "poll") != "notifications" or inbox is None:
+    if inbox is None:
         return Plan(sweep=True, after=after, swept_at=swept_at, retry=retry)
     now = now or datetime.now(UTC)
     last = parse_time(swept_at)
