@@ -742,7 +742,7 @@ class HealthExSandbox(VendorSandbox):
         record = {
             "id": _uuid(rng),
             "referenceId": f"HX-{rng.randrange(16**8):08X}",
-            "externalId": f"EXT-{index + 1:06d}",
+            "externalId": vocabulary.shared_identifier(index) or f"EXT-{index + 1:06d}",
             "firstName": first,
             "lastName": last,
             "dateOfBirth": birth.strftime("%Y-%m-%d"),

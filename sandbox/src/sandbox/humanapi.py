@@ -622,7 +622,7 @@ class _Generator:
         email = f"{first}.{last}".lower().replace("'", "") + f"{rng.randrange(1, 99)}@example.com"
         admin: dict[str, Any] = {
             "humanId": f"{rng.getrandbits(128):032x}",
-            "clientUserId": f"patient-{index + 1:05d}",
+            "clientUserId": vocabulary.shared_identifier(index) or f"patient-{index + 1:05d}",
             "clientUserEmail": email,
             "firstName": first,
             "lastName": last,

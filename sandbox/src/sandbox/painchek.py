@@ -123,6 +123,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import msgspec
 
+from sandbox import vocabulary
 from sandbox.framework import (
     ControlError,
     Handler,
@@ -568,6 +569,11 @@ class _Generator:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
+        # Patients made so far, and the external ids they took: one external id is
+        # one patient here, and the first patients share theirs with the other
+        # sandboxes (vocabulary.shared_identifier).
+        self._patients_made = 0
+        self._externals: set[int] = set()
 
     def uuid(self) -> str:
         return str(uuid_lib.UUID(int=self.rng.getrandbits(128), version=4))
@@ -728,7 +734,12 @@ class _Generator:
         nickname = rng.choice(_NICKNAMES) if nick_roll < 0.2 else "" if nick_roll < 0.3 else None
         uid = self.uuid()
         external = rng.randrange(1, 99999)
+        while external in self._externals:
+            external = rng.randrange(1, 99999)
+        self._externals.add(external)
         ext_roll = rng.random()
+        shared = vocabulary.shared_identifier(self._patients_made)
+        self._patients_made += 1
         created_at, modified_at = self._times(created)
         return {
             "uuid": uid,
@@ -749,8 +760,8 @@ class _Generator:
             "update_stamp": 0,
             "image": f"{_MEDIA}/patients/{uid}.jpg" if rng.random() < 0.3 else None,
             # A string: "001234" and "1234" are different patients.
-            "external_id": f"{external:06d}"
-            if ext_roll < 0.35
+            "external_id": shared or f"{external:06d}"
+            if shared or ext_roll < 0.35
             else str(external)
             if ext_roll < 0.85
             else None,

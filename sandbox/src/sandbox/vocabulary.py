@@ -7,6 +7,19 @@ of patient. All values are assumed (made up), never vendor data.
 
 from __future__ import annotations
 
+# People the three sandboxes share, so that the dbt models' person crosswalk has real
+# cross-vendor matches: the n-th patient (from 0) each sandbox creates carries the same
+# identifier, for n < SHARED_PEOPLE. As a PainChek patient `external_id`, a Human API
+# `clientUserId` and a HealthEx `externalId`, as a customer who gives every vendor its
+# own patient id would set them. Assumed, like everything here.
+SHARED_PEOPLE = 8
+
+
+def shared_identifier(index: int) -> str | None:
+    """The identifier the ``index``-th patient of every sandbox carries, if shared."""
+    return f"MRN-{index + 1:06d}" if 0 <= index < SHARED_PEOPLE else None
+
+
 # (name, code, system[, alternative code, alternative system])
 ALLERGENS = (
     ("Penicillin G", "7980", "RXNORM"),
