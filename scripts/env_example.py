@@ -26,7 +26,7 @@ from meltano_settings import MELTANO_YML, ROOT
 
 ENV_EXAMPLE = ROOT / ".env.example"
 ENVIRONMENT = "prod"
-PLUGIN_TYPES = ("extractors", "loaders")
+PLUGIN_TYPES = ("extractors", "loaders", "utilities")
 SENSITIVE_MARK = "secret: "
 
 
@@ -133,7 +133,8 @@ def plugin_variables(project: dict, plugin_type: str, plugin: dict) -> list[Vari
 
 
 def _header(plugin_type: str, plugin: dict, heirs: list[str]) -> list[str]:
-    lines = [f"# ---- {plugin['name']} ({plugin_type[:-1]}) ----"]
+    kind = {"extractors": "extractor", "loaders": "loader", "utilities": "utility"}[plugin_type]
+    lines = [f"# ---- {plugin['name']} ({kind}) ----"]
     if groups := plugin.get("settings_group_validation"):
         lines.append(f"# Needs one of: {' | '.join(' + '.join(g) for g in groups)}.")
     if heirs:
