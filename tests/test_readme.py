@@ -44,6 +44,7 @@ def test_the_readme_names_its_run_commands():
     assert any("tap-humanapi--shard1" in c for c in ran)
     assert any("run painchek-continuous" in c for c in ran)
     assert any("run humanapi-continuous" in c for c in ran)
+    assert any("dbt-duckdb:build" in c for c in ran)
 
 
 def _run(cmd: list[str] | str, cwd: Path, env: dict[str, str], timeout: float) -> str:
@@ -146,10 +147,17 @@ def test_readme_commands_work_on_a_fresh_clone(
             ("humanapi", "sources"),
             ("healthex", "identified_patients"),
             ("healthex", "patient"),
+            ("analytics", "patient_timeline"),  # the models the README's runs build
         )
     }
     with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={fresh_database}") as con:
-        for schema, table in (("painchek", "patients"), ("humanapi", "users")):
+        # painchek-to-postgres builds the models after it loads
+        tables = (
+            ("painchek", "patients"),
+            ("humanapi", "users"),
+            ("analytics", "patient_timeline"),
+        )
+        for schema, table in tables:
             count = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
             landed[f"postgres.{schema}.{table}"] = count[0] if count else 0
     empty = sorted(name for name, rows in landed.items() if rows == 0)
