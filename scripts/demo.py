@@ -2,6 +2,7 @@
 
 Then the continuous loop: the PainChek and Human API sandboxes post signed notifications
 to the notification inbox, and the `*--continuous` plugins fetch only what it names.
+Last, the dbt models (transform/) and one person's timeline across the three vendors.
 """
 
 from __future__ import annotations
@@ -376,10 +377,57 @@ def continuous(env: dict[str, str], painchek_url: str, humanapi_url: str) -> Non
     print("in production the *-continuous-every-minute schedules repeat these runs each minute")
 
 
+def models(env: dict[str, str]) -> None:
+    """Build the dbt models and print one person's timeline across the three vendors."""
+    print("\n== Models: meltano run dbt-duckdb:build (transform/)")
+    done = subprocess.run(
+        [str(MELTANO), "run", "dbt-duckdb:build"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    (OUTPUT / "demo-dbt.log").write_text(done.stdout + done.stderr)
+    if done.returncode != 0:
+        sys.exit(f"dbt build failed (exit {done.returncode}); see output/demo-dbt.log")
+    (persons,) = query("select count(distinct person_id) from analytics.patient_timeline")[0]
+    ((shared,),) = query(
+        "select count(*) from (select person_id from analytics.person_crosswalk "
+        "group by person_id having count(distinct vendor) = 3)"
+    )
+    print(f"patient_timeline: {persons} people; {shared} of them matched across all three vendors")
+    found = query(
+        "select person_id from analytics.patient_timeline group by person_id "
+        "having count(distinct vendor) = 3 order by count(*) desc limit 1"
+    )
+    if not found:
+        sys.exit("no person has events from all three vendors")
+    ((person,),) = found
+    events = query(
+        "select event_time, vendor, event_type, display, value_number, value_text, unit "
+        f"from analytics.patient_timeline where person_id = '{person}' "
+        "order by event_time desc nulls last, vendor limit 30"
+    )
+    print(f"\nthe 30 latest events of person {person[:12]}... (synthetic sandbox data):")
+    print(f"{'time':<20}{'vendor':<10}{'type':<17}{'what':<36}value")
+    for when, vendor, kind, display, number, text, unit in events:
+        value = " ".join(
+            str(v) for v in (f"{number:g}" if number is not None else None, unit, text) if v
+        )
+        stamp = when.strftime("%Y-%m-%d %H:%M") if when else "(no time)"
+        print(f"{stamp:<20}{vendor:<10}{kind:<17}{(display or '')[:34]:<36}{value}")
+
+
 def main() -> None:
     OUTPUT.mkdir(exist_ok=True)
     WAREHOUSE.unlink(missing_ok=True)
-    env = {**os.environ, "MELTANO_ENVIRONMENT": "dev", "TARGET_DUCKDB_FILEPATH": str(WAREHOUSE)}
+    env = {
+        **os.environ,
+        "MELTANO_ENVIRONMENT": "dev",
+        "TARGET_DUCKDB_FILEPATH": str(WAREHOUSE),
+        "DBT_DUCKDB_PATH": str(WAREHOUSE),
+    }
     with (
         sandbox("painchek", "--patients", "2000", *CREDENTIALS) as painchek_url,
         sandbox("humanapi", "--users", "200", *CREDENTIALS) as humanapi_url,
@@ -388,6 +436,7 @@ def main() -> None:
         humanapi(env, humanapi_url)
         healthex(env)
         continuous(env, painchek_url, humanapi_url)
+    models(env)
     print(f"\nwarehouse: {WAREHOUSE.relative_to(ROOT)}; logs: output/demo-*.log")
 
 
