@@ -159,7 +159,7 @@ def _plugins() -> list[tuple[str, dict]]:
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     return [
         (plugin_type, plugin)
-        for plugin_type in ("extractors", "loaders")
+        for plugin_type in ("extractors", "loaders", "utilities")
         for plugin in project["plugins"].get(plugin_type, [])
         if "inherit_from" not in plugin
     ]
