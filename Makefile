@@ -20,6 +20,7 @@ lint: bootstrap
 
 bench: bootstrap
 	$(PY) bench/painchek_bench.py
+	$(PY) bench/memory_bench.py
 	$(PY) bench/humanapi_bench.py
 	$(PY) bench/healthex_bench.py
 	$(PY) bench/shards_bench.py
