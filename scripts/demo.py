@@ -412,9 +412,10 @@ def models(env: dict[str, str]) -> None:
     print(f"\nthe 30 latest events of person {person[:12]}... (synthetic sandbox data):")
     print(f"{'time':<20}{'vendor':<10}{'type':<17}{'what':<36}value")
     for when, vendor, kind, display, number, text, unit in events:
-        value = " ".join(
-            str(v) for v in (f"{number:g}" if number is not None else None, unit, text) if v
-        )
+        shown = f"{number:g}" if number is not None else None
+        # A number the vendor also sent as text is shown once.
+        same = text is not None and shown is not None and text.strip() in {shown, str(number)}
+        value = " ".join(str(v) for v in (shown, unit, None if same else text) if v)
         stamp = when.strftime("%Y-%m-%d %H:%M") if when else "(no time)"
         print(f"{stamp:<20}{vendor:<10}{kind:<17}{(display or '')[:34]:<36}{value}")
 
