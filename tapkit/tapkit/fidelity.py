@@ -140,6 +140,11 @@ def flattening_schema(schema: t.Mapping[str, t.Any], depth: int) -> dict[str, t.
     return {**schema, "properties": walk(schema.get("properties", {}), depth, False)}
 
 
+# At most this many fitting row shapes are remembered per stream (nullable fields make
+# shapes vary; past this, rows are simply checked field by field).
+_SHAPES_KEPT = 4096
+
+
 class RecordGuard:
     """Applies the rules above to each record of one stream, and reports once a run."""
 
@@ -151,9 +156,28 @@ class RecordGuard:
         self.undeclared: set[str] = set()
         self.mistyped: dict[str, str] = {}
         self._reported: set[str] = set()
+        # Shapes (field names and value types, in order) of rows that needed nothing:
+        # a row of a known shape needs nothing either, which two C-level tuple builds
+        # and a set lookup tell, instead of a type check per declared field. Not with
+        # flattening, whose checks look inside nested objects.
+        self._fitting: set[tuple[tuple[str, ...], tuple[type, ...]]] = set()
 
     def apply(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
         """Move what the schema cannot hold into the catch-all; the row, changed in place."""
+        if self._flattened:
+            self._apply(row)
+            return row
+        shape = (tuple(row), tuple(map(type, row.values())))
+        if shape in self._fitting:
+            row.setdefault(EXTRA, None)
+            return row
+        if self._apply(row) and len(self._fitting) < _SHAPES_KEPT:
+            self._fitting.add(shape)
+        return row
+
+    def _apply(self, row: dict[str, t.Any]) -> bool:
+        """``apply`` field by field; whether the row needed nothing moved or retyped."""
+        fits = True
         extra: dict[str, t.Any] = {}
         if not self.declared.issuperset(row):
             for name in [name for name in row if name not in self.declared]:
@@ -162,6 +186,7 @@ class RecordGuard:
         for name, types in self._checks:
             value = row.get(name)
             if value is not None and type(value) not in types:
+                fits = False
                 self._misfit(row, name, value, types, extra)
         for path, declared, checks in self._flattened:
             self._unflattenable(row, path, declared, checks, extra)
@@ -171,7 +196,7 @@ class RecordGuard:
         else:
             # Always present, so every record has the same columns (null: nothing kept).
             row.setdefault(EXTRA, None)
-        return row
+        return fits and not extra
 
     def _misfit(
         self,

@@ -222,3 +222,19 @@ def test_schema_errors_catches_a_record_that_a_validating_loader_would_reject():
 def test_stream_schema_refuses_a_vendor_field_named_like_the_catch_all():
     with pytest.raises(ValueError, match=EXTRA):
         stream_schema({EXTRA: string()})
+
+
+def test_a_row_shaped_like_one_that_fitted_is_passed_through_and_others_are_still_checked():
+    guard = RecordGuard(SCHEMA)
+    fitting = {"id": "a", "updatedAt": "x", "count": 1, "code": "c"}
+    assert guard.apply(dict(fitting)) == {**fitting, EXTRA: None}
+    again = {"id": "b", "updatedAt": "y", "count": 2, "code": "d"}  # the same shape
+    assert guard.apply(dict(again)) == {**again, EXTRA: None}
+    # The same fields, another type: a number where a string is declared becomes text,
+    # a string where an integer is declared moves to the catch-all.
+    changed = guard.apply({"id": "c", "updatedAt": "z", "count": "many", "code": 7})
+    assert changed == {"id": "c", "updatedAt": "z", "code": "7", EXTRA: {"count": "many"}}
+    # A field the schema lacks, in a row otherwise like the fitting ones.
+    extra = guard.apply({"id": "d", "updatedAt": "z", "count": 3, "code": "e", "new": 1})
+    assert extra == {"id": "d", "updatedAt": "z", "count": 3, "code": "e", EXTRA: {"new": 1}}
+    assert guard.undeclared == {"new"}
