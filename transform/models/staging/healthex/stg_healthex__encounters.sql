@@ -1,84 +1,14 @@
-{#-
-  FHIR Encounter resources: one row per (project_id, healthex_patient_id,
-  resource_id), the current version (newest meta.lastUpdated, then newest batch).
--#}
-{%- set src = source('healthex', 'encounter') %}
-{#- FHIR dateTime may be partial ("2019", "2019-04"): read as its first day. -#}
-{%- set partial = "(case when length(@) = 4 then @ || '-01-01' when length(@) = 7 then @ || '-01' else @ end)" %}
+{#- FHIR Encounter resources, the current version of each: see fhir_staging_model
+    (macros/fhir_staging.sql). -#}
 
-{% if healthdata.source_exists(src) %}
-with current_version as (
-    {{ current_rows(src, ['project_id', 'healthex_patient_id', 'id'], ['meta_last_updated', batched_at(src)]) }}
-),
+{%- set columns %}
+    cast(coalesce(s.class_code, {{ json_text('s.resource', ['class', 'code']) }}) as {{ dbt.type_string() }}) as class_code,
+    cast({{ json_text('s.resource', ['class', 'display']) }} as {{ dbt.type_string() }}) as class_display,
+    {{ healthdata.fhir_code_columns(['type', 0], prefix='type_', promoted=false) }},
+    cast({{ json_text('s.resource', ['type', 0, 'text']) }} as {{ dbt.type_string() }}) as type_text,
+    {{ healthdata.fhir_date(['s.period_start', ['period', 'start']]) }} as period_start_at,
+    {{ healthdata.fhir_date(['s.period_end', ['period', 'end']]) }} as period_end_at,
+    cast({{ json_text('s.resource', ['serviceProvider', 'reference']) }} as {{ dbt.type_string() }}) as service_provider_reference
+{%- endset %}
 
-source_rows as (
-    select
-        current_version.*,
-        {{ loader_deleted(src) }} as is_loader_deleted,
-        cast({{ batched_at(src) }} as {{ dbt.type_timestamp() }}) as _batched_at
-    from current_version
-),
-
-withdrawn as (
-    select distinct patient_id, is_withdrawn_everywhere
-    from {{ ref('stg_healthex__identified_patients') }}
-),
-
-renamed as (
-    select
-        cast(s.project_id as {{ dbt.type_string() }}) as project_id,
-        cast(s.healthex_patient_id as {{ dbt.type_string() }}) as healthex_patient_id,
-        cast(s.id as {{ dbt.type_string() }}) as resource_id,
-        cast(s.retrieval_id as {{ dbt.type_string() }}) as retrieval_id,
-        cast(lower(coalesce(s.status, {{ json_text('s.resource', ['status']) }})) as {{ dbt.type_string() }}) as status,
-        cast(coalesce(s.class_code, {{ json_text('s.resource', ['class', 'code']) }}) as {{ dbt.type_string() }}) as class_code,
-        cast({{ json_text('s.resource', ['class', 'display']) }} as {{ dbt.type_string() }}) as class_display,
-        cast({{ json_text('s.resource', ['type', 0, 'coding', 0, 'code']) }} as {{ dbt.type_string() }}) as type_code,
-        cast({{ json_text('s.resource', ['type', 0, 'coding', 0, 'system']) }} as {{ dbt.type_string() }}) as type_code_system_uri,
-        cast({{ code_system_name(json_text('s.resource', ['type', 0, 'coding', 0, 'system'])) }} as {{ dbt.type_string() }}) as type_code_system,
-        cast(coalesce(
-            {{ json_text('s.resource', ['type', 0, 'coding', 0, 'display']) }},
-            {{ json_text('s.resource', ['type', 0, 'text']) }}
-        ) as {{ dbt.type_string() }}) as type_display,
-        cast({{ json_text('s.resource', ['type', 0, 'text']) }} as {{ dbt.type_string() }}) as type_text,
-        {{ to_utc_timestamp(partial | replace('@', "coalesce(s.period_start, " ~ json_text('s.resource', ['period', 'start']) ~ ")")) }} as period_start_at,
-        {{ to_utc_timestamp(partial | replace('@', "coalesce(s.period_end, " ~ json_text('s.resource', ['period', 'end']) ~ ")")) }} as period_end_at,
-        cast({{ json_text('s.resource', ['serviceProvider', 'reference']) }} as {{ dbt.type_string() }}) as service_provider_reference,
-        cast(s.meta_last_updated as {{ dbt.type_timestamp() }}) as meta_last_updated,
-        s.is_loader_deleted,
-        s._batched_at
-    from source_rows as s
-)
-
-select
-    renamed.project_id,
-    renamed.healthex_patient_id,
-    renamed.resource_id,
-    renamed.retrieval_id,
-    renamed.status,
-    renamed.class_code,
-    renamed.class_display,
-    renamed.type_code,
-    renamed.type_code_system_uri,
-    renamed.type_code_system,
-    renamed.type_display,
-    renamed.type_text,
-    renamed.period_start_at,
-    renamed.period_end_at,
-    renamed.service_provider_reference,
-    renamed.meta_last_updated,
-    cast(coalesce(withdrawn.is_withdrawn_everywhere, false) as boolean) as is_patient_withdrawn,
-    cast(renamed.is_loader_deleted as boolean) as is_loader_deleted,
-    cast(
-        renamed.is_loader_deleted
-        or coalesce(withdrawn.is_withdrawn_everywhere, false)
-        or coalesce(renamed.status = 'entered-in-error', false)
-        as boolean
-    ) as is_deleted,
-    renamed._batched_at
-from renamed
-left join withdrawn
-    on withdrawn.patient_id = renamed.healthex_patient_id
-{% else %}
-{{ healthdata.no_rows() }}
-{% endif %}
+{{ healthdata.fhir_staging_model('encounter', columns, statuses=[('status', healthdata.fhir_status(promoted_first=true))], encounter_reference=none) }}

@@ -1,19 +1,9 @@
 {#- Human API allergies: one row per (human_id, id). The allergy codes (codes[0]) else the allergen's; the first reaction. -#}
 {%- set src = source('humanapi', 'allergies') -%}
 
-{% if healthdata.source_exists(src) %}
-with current_version as (
-    {{ current_rows(src, ['human_id', 'id'], ['"updatedAt"', batched_at(src)]) }}
-)
-
+{% call healthdata.humanapi_staging(src) %}
 select
-    cast(human_id as {{ dbt.type_string() }}) as human_id,
-    cast(id as {{ dbt.type_string() }}) as id,
-    cast(client_user_id as {{ dbt.type_string() }}) as client_user_id,
-    cast(source as {{ dbt.type_string() }}) as source,
-    cast(name as {{ dbt.type_string() }}) as name,
-    cast(status as {{ dbt.type_string() }}) as status,
-    cast(severity as {{ dbt.type_string() }}) as severity,
+    {{ healthdata.humanapi_columns(['human_id', 'id', 'client_user_id', 'source', 'name', 'status', 'severity']) }},
     cast({{ to_utc_timestamp(json_text('"dateRange"', ['start'])) }} as {{ dbt.type_timestamp() }}) as start_date,
     cast({{ to_utc_timestamp(json_text('"dateRange"', ['end'])) }} as {{ dbt.type_timestamp() }}) as end_date,
     cast({{ json_text('allergen', ['name']) }} as {{ dbt.type_string() }}) as allergen_name,
@@ -34,13 +24,8 @@ select
     end as {{ dbt.type_string() }}) as code_display,
     cast({{ json_text(array_column_element('"reactionsFull"'), ['name']) }} as {{ dbt.type_string() }}) as reaction_name,
     cast({{ json_text(array_column_element('"reactionsFull"'), ['codes', 0, 'code']) }} as {{ dbt.type_string() }}) as reaction_code,
-    cast({{ json_text('organization', ['id']) }} as {{ dbt.type_string() }}) as organization_id,
-    cast({{ json_text('organization', ['name']) }} as {{ dbt.type_string() }}) as organization_name,
-    cast("createdAt" as {{ dbt.type_timestamp() }}) as created_at,
-    cast("updatedAt" as {{ dbt.type_timestamp() }}) as updated_at,
-    cast({{ loader_deleted(src) }} as boolean) as is_deleted,
-    cast({{ batched_at(src) }} as {{ dbt.type_timestamp() }}) as _batched_at
+    {{ healthdata.humanapi_columns(
+        ['organization_id', 'organization_name', 'created_at', 'updated_at', 'is_deleted', '_batched_at'], src
+    ) }}
 from current_version
-{% else %}
-{{ healthdata.no_rows() }}
-{% endif %}
+{% endcall %}

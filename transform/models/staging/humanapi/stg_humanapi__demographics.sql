@@ -4,15 +4,9 @@
 -#}
 {%- set src = source('humanapi', 'demographics') -%}
 
-{% if healthdata.source_exists(src) %}
-with current_version as (
-    {{ current_rows(src, ['human_id', 'id'], ['"updatedAt"', batched_at(src)]) }}
-)
-
+{% call healthdata.humanapi_staging(src) %}
 select
-    cast(human_id as {{ dbt.type_string() }}) as human_id,
-    cast(id as {{ dbt.type_string() }}) as id,
-    cast(client_user_id as {{ dbt.type_string() }}) as client_user_id,
+    {{ healthdata.humanapi_columns(['human_id', 'id', 'client_user_id']) }},
     cast({{ json_text('name', ['prefix']) }} as {{ dbt.type_string() }}) as name_prefix,
     cast({{ json_text('name', ['given', 0]) }} as {{ dbt.type_string() }}) as given_name,
     cast({{ json_text('name', ['given', 1]) }} as {{ dbt.type_string() }}) as middle_name,
@@ -33,21 +27,13 @@ select
              else {{ to_date('dob') }}
         end
     ) as date) as birth_date,
-    cast(race as {{ dbt.type_string() }}) as race,
-    cast(ethnicity as {{ dbt.type_string() }}) as ethnicity,
-    cast(language as {{ dbt.type_string() }}) as language,
-    cast("maritalStatus" as {{ dbt.type_string() }}) as marital_status,
+    {{ healthdata.humanapi_columns(['race', 'ethnicity', 'language', 'maritalStatus']) }},
     cast({{ json_text('address', ['city']) }} as {{ dbt.type_string() }}) as address_city,
     cast({{ json_text('address', ['state']) }} as {{ dbt.type_string() }}) as address_state,
     cast({{ json_text('address', ['zip']) }} as {{ dbt.type_string() }}) as address_zip,
     cast({{ json_text('address', ['country']) }} as {{ dbt.type_string() }}) as address_country,
-    cast({{ json_text('organization', ['id']) }} as {{ dbt.type_string() }}) as organization_id,
-    cast({{ json_text('organization', ['name']) }} as {{ dbt.type_string() }}) as organization_name,
-    cast("createdAt" as {{ dbt.type_timestamp() }}) as created_at,
-    cast("updatedAt" as {{ dbt.type_timestamp() }}) as updated_at,
-    cast({{ loader_deleted(src) }} as boolean) as is_deleted,
-    cast({{ batched_at(src) }} as {{ dbt.type_timestamp() }}) as _batched_at
+    {{ healthdata.humanapi_columns(
+        ['organization_id', 'organization_name', 'created_at', 'updated_at', 'is_deleted', '_batched_at'], src
+    ) }}
 from current_version
-{% else %}
-{{ healthdata.no_rows() }}
-{% endif %}
+{% endcall %}

@@ -1,33 +1,7 @@
 {#- Human API narratives, one row per (human_id, id): the current version (newest updatedAt,
     then newest batch). is_deleted: the loader deleted the row (records of users whose status is
     deleted are left to downstream models). -#}
-{%- set src = source('humanapi', 'narratives') -%}
-
-{% if healthdata.source_exists(src) %}
-with current_version as (
-    {{ current_rows(src, ['human_id', 'id'], ['"updatedAt"', batched_at(src)]) }}
-)
-
-select
-    cast("human_id" as {{ dbt.type_string() }}) as human_id,
-    cast("id" as {{ dbt.type_string() }}) as id,
-    cast("client_user_id" as {{ dbt.type_string() }}) as client_user_id,
-    cast("source" as {{ dbt.type_string() }}) as source,
-    cast({{ to_utc_timestamp('"dateTime"') }} as {{ dbt.type_timestamp() }}) as date_time,
-    cast("dateTime" as {{ dbt.type_string() }}) as date_time_raw,
-    cast("author" as {{ dbt.type_string() }}) as author,
-    cast({{ healthdata.json_column_text('"entries"') }} as {{ dbt.type_string() }}) as entries,
-    cast({{ healthdata.json_column_text('"organization"') }} as {{ dbt.type_string() }}) as organization,
-    cast({{ healthdata.json_column_text('"ccd"') }} as {{ dbt.type_string() }}) as ccd,
-    cast("createdAt" as {{ dbt.type_timestamp() }}) as created_at,
-    cast("updatedAt" as {{ dbt.type_timestamp() }}) as updated_at,
-    cast({{ healthdata.json_column_text('"extra_fields"') }} as {{ dbt.type_string() }}) as extra_fields,
-    cast(
-        {{ loader_deleted(src) }}
-        as boolean
-    ) as is_deleted,
-    cast({{ batched_at(src) }} as {{ dbt.type_timestamp() }}) as _batched_at
-from current_version
-{% else %}
-{{ healthdata.no_rows() }}
-{% endif %}
+{{ healthdata.humanapi_staging_model('narratives', [
+    'human_id', 'id', 'client_user_id', 'source', 'date_time', 'date_time_raw', 'author',
+    'entries:json', 'organization:json', 'ccd:json', 'created_at', 'updated_at', 'extra_fields',
+]) }}

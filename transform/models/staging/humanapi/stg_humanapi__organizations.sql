@@ -2,28 +2,6 @@
     then newest batch). The organizations (providers) the user's records come from. is_deleted:
     the loader deleted the row (records of users whose status is deleted are left to downstream
     models). -#}
-{%- set src = source('humanapi', 'organizations') -%}
-
-{% if healthdata.source_exists(src) %}
-with current_version as (
-    {{ current_rows(src, ['human_id', 'id'], ['"updatedAt"', batched_at(src)]) }}
-)
-
-select
-    cast("human_id" as {{ dbt.type_string() }}) as human_id,
-    cast("id" as {{ dbt.type_string() }}) as id,
-    cast("client_user_id" as {{ dbt.type_string() }}) as client_user_id,
-    cast("name" as {{ dbt.type_string() }}) as name,
-    cast("imageUrl" as {{ dbt.type_string() }}) as image_url,
-    cast("createdAt" as {{ dbt.type_timestamp() }}) as created_at,
-    cast("updatedAt" as {{ dbt.type_timestamp() }}) as updated_at,
-    cast({{ healthdata.json_column_text('"extra_fields"') }} as {{ dbt.type_string() }}) as extra_fields,
-    cast(
-        {{ loader_deleted(src) }}
-        as boolean
-    ) as is_deleted,
-    cast({{ batched_at(src) }} as {{ dbt.type_timestamp() }}) as _batched_at
-from current_version
-{% else %}
-{{ healthdata.no_rows() }}
-{% endif %}
+{{ healthdata.humanapi_staging_model('organizations', [
+    'human_id', 'id', 'client_user_id', 'name', 'imageUrl', 'created_at', 'updated_at', 'extra_fields',
+]) }}

@@ -1,32 +1,15 @@
 {#- Human API procedures: one row per (human_id, id) (fields from recorded responses: not documented). -#}
 {%- set src = source('humanapi', 'procedures') -%}
 
-{% if healthdata.source_exists(src) %}
-with current_version as (
-    {{ current_rows(src, ['human_id', 'id'], ['"updatedAt"', batched_at(src)]) }}
-)
-
+{% call healthdata.humanapi_staging(src) %}
 select
-    cast(human_id as {{ dbt.type_string() }}) as human_id,
-    cast(id as {{ dbt.type_string() }}) as id,
-    cast(client_user_id as {{ dbt.type_string() }}) as client_user_id,
-    cast(source as {{ dbt.type_string() }}) as source,
-    cast(name as {{ dbt.type_string() }}) as name,
-    cast("dateTime" as {{ dbt.type_timestamp() }}) as performed_at,
+    {{ healthdata.humanapi_columns([
+        'human_id', 'id', 'client_user_id', 'source', 'name', 'dateTime:timestamp:performed_at',
+    ]) }},
     cast({{ json_text('performer', ['organizationName']) }} as {{ dbt.type_string() }}) as performer_organization,
-    cast({{ json_text(array_column_element('codes'), ['code']) }} as {{ dbt.type_string() }}) as code,
-    cast({{ code_system_name(
-        'coalesce(' ~ json_text(array_column_element('codes'), ['codeSystemName']) ~ ', '
-        ~ json_text(array_column_element('codes'), ['codeSystem']) ~ ')'
-    ) }} as {{ dbt.type_string() }}) as code_system,
-    cast({{ json_text(array_column_element('codes'), ['name']) }} as {{ dbt.type_string() }}) as code_display,
-    cast({{ json_text('organization', ['id']) }} as {{ dbt.type_string() }}) as organization_id,
-    cast({{ json_text('organization', ['name']) }} as {{ dbt.type_string() }}) as organization_name,
-    cast("createdAt" as {{ dbt.type_timestamp() }}) as created_at,
-    cast("updatedAt" as {{ dbt.type_timestamp() }}) as updated_at,
-    cast({{ loader_deleted(src) }} as boolean) as is_deleted,
-    cast({{ batched_at(src) }} as {{ dbt.type_timestamp() }}) as _batched_at
+    {{ healthdata.humanapi_first_code() }},
+    {{ healthdata.humanapi_columns(
+        ['organization_id', 'organization_name', 'created_at', 'updated_at', 'is_deleted', '_batched_at'], src
+    ) }}
 from current_version
-{% else %}
-{{ healthdata.no_rows() }}
-{% endif %}
+{% endcall %}

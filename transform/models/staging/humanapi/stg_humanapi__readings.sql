@@ -33,12 +33,9 @@ with
 {{ stream }}_readings as (
     select
         cast('{{ stream }}' as {{ dbt.type_string() }}) as reading_type,
-        cast(human_id as {{ dbt.type_string() }}) as human_id,
-        cast(id as {{ dbt.type_string() }}) as id,
-        cast(client_user_id as {{ dbt.type_string() }}) as client_user_id,
-        cast(source as {{ dbt.type_string() }}) as source,
-        cast("timestamp" as {{ dbt.type_timestamp() }}) as measured_at,
-        cast("tzOffset" as {{ dbt.type_string() }}) as tz_offset,
+        {{ healthdata.humanapi_columns([
+            'human_id', 'id', 'client_user_id', 'source', 'timestamp:timestamp:measured_at', 'tzOffset',
+        ]) }},
         {%- for column, alias in numbers %}
         {%- if column in fields %}
         cast(coalesce(
@@ -57,10 +54,7 @@ with
         cast(null as {{ dbt.type_string() }}) as {{ alias }},
         {%- endif %}
         {%- endfor %}
-        cast("createdAt" as {{ dbt.type_timestamp() }}) as created_at,
-        cast("updatedAt" as {{ dbt.type_timestamp() }}) as updated_at,
-        cast({{ loader_deleted(src) }} as boolean) as is_deleted,
-        cast({{ batched_at(src) }} as {{ dbt.type_timestamp() }}) as _batched_at
+        {{ healthdata.humanapi_columns(['created_at', 'updated_at', 'is_deleted', '_batched_at'], src) }}
     from {{ stream }}_current
 ){% if not loop.last %},{% endif %}
 {%- endfor %}

@@ -15,18 +15,7 @@
 -#}
 {%- set src = source('humanapi', 'test_results') -%}
 
-{% if healthdata.source_exists(src) %}
-with current_version as (
-    {{ current_rows(src, ['human_id', 'id'], ['"updatedAt"', batched_at(src)]) }}
-),
-
-parents as (
-    select
-        *,
-        {{ batched_at(src) }} as _batched_at,
-        {{ loader_deleted(src) }} as _loader_deleted
-    from current_version
-),
+{% call healthdata.humanapi_staging(src, parents=true) %},
 
 parents_to_load as (
     select * from parents
@@ -34,20 +23,11 @@ parents_to_load as (
 )
 
 select
-    cast(p.human_id as {{ dbt.type_string() }}) as human_id,
-    cast(p.id as {{ dbt.type_string() }}) as id,
-    cast(c.idx as {{ dbt.type_int() }}) as entry_index,
-    cast(p.client_user_id as {{ dbt.type_string() }}) as client_user_id,
-    cast(p.source as {{ dbt.type_string() }}) as source,
-    cast(p."resultDateTime" as {{ dbt.type_timestamp() }}) as result_time,
-    cast(p.status as {{ dbt.type_string() }}) as status,
-    cast(p.name as {{ dbt.type_string() }}) as panel_name,
-    cast({{ json_text(array_column_element('p.codes'), ['code']) }} as {{ dbt.type_string() }}) as panel_code,
-    cast({{ code_system_name(
-        'coalesce(' ~ json_text(array_column_element('p.codes'), ['codeSystemName']) ~ ', '
-        ~ json_text(array_column_element('p.codes'), ['codeSystem']) ~ ')'
-    ) }} as {{ dbt.type_string() }}) as panel_code_system,
-    cast({{ json_text(array_column_element('p.codes'), ['name']) }} as {{ dbt.type_string() }}) as panel_code_display,
+    {{ healthdata.humanapi_columns([
+        'human_id', 'id', 'entry_index', 'client_user_id', 'source', 'resultDateTime:timestamp:result_time',
+        'status', 'name:string:panel_name',
+    ], prefix='p.', entry='c') }},
+    {{ healthdata.humanapi_first_code('p.codes', alias_prefix='panel_') }},
     cast({{ json_text('c.elem', ['name']) }} as {{ dbt.type_string() }}) as component_name,
     cast({{ json_text('c.elem', ['value']) }} as {{ dbt.type_string() }}) as value_text,
     cast({{ safe_number(json_text('c.elem', ['value'])) }} as double precision) as value_number,
@@ -57,20 +37,10 @@ select
     cast({{ json_text('c.elem', ['refRange']) }} as {{ dbt.type_string() }}) as reference_range_text,
     cast({{ json_text('c.elem', ['flag']) }} as {{ dbt.type_string() }}) as flag,
     cast({{ json_text('c.elem', ['componentComments']) }} as {{ dbt.type_string() }}) as component_comments,
-    cast({{ json_text('c.elem', ['codes', 0, 'code']) }} as {{ dbt.type_string() }}) as code,
-    cast({{ code_system_name(
-        'coalesce(' ~ json_text('c.elem', ['codes', 0, 'codeSystemName']) ~ ', '
-        ~ json_text('c.elem', ['codes', 0, 'codeSystem']) ~ ')'
-    ) }} as {{ dbt.type_string() }}) as code_system,
-    cast({{ json_text('c.elem', ['codes', 0, 'name']) }} as {{ dbt.type_string() }}) as code_display,
-    cast(p."orderedBy" as {{ dbt.type_string() }}) as ordered_by,
-    cast({{ json_text('p.organization', ['name']) }} as {{ dbt.type_string() }}) as organization_name,
-    cast(p."createdAt" as {{ dbt.type_timestamp() }}) as created_at,
-    cast(p."updatedAt" as {{ dbt.type_timestamp() }}) as updated_at,
+    {{ healthdata.humanapi_first_code(element='c.elem') }},
+    {{ healthdata.humanapi_columns(['orderedBy', 'organization_name', 'created_at', 'updated_at'], prefix='p.') }},
     cast(p._loader_deleted as boolean) as is_deleted,
     cast(p._batched_at as {{ dbt.type_timestamp() }}) as _batched_at
 from parents_to_load as p
 {{ healthdata.explode_array_column_outer('p.components', 'c') }}
-{% else %}
-{{ healthdata.no_rows() }}
-{% endif %}
+{% endcall %}

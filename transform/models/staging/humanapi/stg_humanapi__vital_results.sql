@@ -16,24 +16,16 @@
 -#}
 {%- set src = source('humanapi', 'vitals') -%}
 
-{% if healthdata.source_exists(src) %}
-with current_version as (
-    {{ current_rows(src, ['human_id', 'id'], ['"updatedAt"', batched_at(src)]) }}
-),
-
-parents as (
-    select
-        *,
-        {{ batched_at(src) }} as _batched_at,
-        {{ loader_deleted(src) }} as _loader_deleted,
-        {#- JavaScript Date.toString(): "Www Mmm DD YYYY HH:MM:SS GMT+hhmm (TZ)" -> "YYYY-Mmm-DDTHH:MM:SS+hh:mm" #}
-        regexp_replace(
+{#- JavaScript Date.toString(): "Www Mmm DD YYYY HH:MM:SS GMT+hhmm (TZ)" -> "YYYY-Mmm-DDTHH:MM:SS+hh:mm" #}
+{%- set js_time -%}
+regexp_replace(
             cast("dateTime" as {{ dbt.type_string() }}),
             '^[A-Za-z]{3},? ([A-Za-z]{3}) (\d{2}) (\d{4}) (\d{2}:\d{2}:\d{2}) GMT([+-]\d{2}):?(\d{2}).*$',
             '\3-\1-\2T\4\5:\6'
         ) as _js_time
-    from current_version
-),
+{%- endset %}
+
+{% call healthdata.humanapi_staging(src, parents=true, parent_columns=[js_time]) %},
 
 parents_to_load as (
     select
@@ -54,32 +46,19 @@ parents_to_load as (
 )
 
 select
-    cast(p.human_id as {{ dbt.type_string() }}) as human_id,
-    cast(p.id as {{ dbt.type_string() }}) as id,
-    cast(r.idx as {{ dbt.type_int() }}) as entry_index,
-    cast(p.client_user_id as {{ dbt.type_string() }}) as client_user_id,
-    cast(p.source as {{ dbt.type_string() }}) as source,
-    cast(p._vital_time as {{ dbt.type_timestamp() }}) as vital_time,
-    cast(p."dateTime" as {{ dbt.type_string() }}) as vital_time_raw,
-    cast(p.author as {{ dbt.type_string() }}) as author,
+    {{ healthdata.humanapi_columns([
+        'human_id', 'id', 'entry_index', 'client_user_id', 'source', '_vital_time:timestamp:vital_time',
+        'dateTime:string:vital_time_raw', 'author',
+    ], prefix='p.', entry='r') }},
     cast({{ json_text('r.elem', ['name']) }} as {{ dbt.type_string() }}) as name,
     cast({{ json_text('r.elem', ['normalizedName']) }} as {{ dbt.type_string() }}) as normalized_name,
     cast({{ safe_number(json_text('r.elem', ['value'])) }} as double precision) as value_number,
     cast({{ json_text('r.elem', ['value']) }} as {{ dbt.type_string() }}) as value_text,
     cast({{ json_text('r.elem', ['unit']) }} as {{ dbt.type_string() }}) as unit,
-    cast({{ json_text('r.elem', ['codes', 0, 'code']) }} as {{ dbt.type_string() }}) as code,
-    cast({{ code_system_name(
-        'coalesce(' ~ json_text('r.elem', ['codes', 0, 'codeSystemName']) ~ ', '
-        ~ json_text('r.elem', ['codes', 0, 'codeSystem']) ~ ')'
-    ) }} as {{ dbt.type_string() }}) as code_system,
-    cast({{ json_text('r.elem', ['codes', 0, 'name']) }} as {{ dbt.type_string() }}) as code_display,
-    cast({{ json_text('p.organization', ['name']) }} as {{ dbt.type_string() }}) as organization_name,
-    cast(p."createdAt" as {{ dbt.type_timestamp() }}) as created_at,
-    cast(p."updatedAt" as {{ dbt.type_timestamp() }}) as updated_at,
+    {{ healthdata.humanapi_first_code(element='r.elem') }},
+    {{ healthdata.humanapi_columns(['organization_name', 'created_at', 'updated_at'], prefix='p.') }},
     cast(p._loader_deleted as boolean) as is_deleted,
     cast(p._batched_at as {{ dbt.type_timestamp() }}) as _batched_at
 from parents_to_load as p
 {{ healthdata.explode_array_column_outer('p.results', 'r') }}
-{% else %}
-{{ healthdata.no_rows() }}
-{% endif %}
+{% endcall %}

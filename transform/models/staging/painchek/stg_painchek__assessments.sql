@@ -4,18 +4,17 @@
 -- score the assessment's `data.assessment` section holds unpacked. The tap promotes
 -- those fields to columns; a record whose sections sit at the top level
 -- (`assessment`) instead of inside `data` is read from there.
-{% if healthdata.source_exists(source('painchek', 'assessments')) %}
-with current_rows as (
-    {{ current_rows(source('painchek', 'assessments'), ['uuid'], ['update_stamp', batched_at(source('painchek', 'assessments'))]) }}
-),
+{% set src = source('painchek', 'assessments') -%}
+
+{% call healthdata.painchek_staging(src) %},
 
 loaded as (
-    select *, {{ batched_at(source('painchek', 'assessments')) }} as _batched_at
-    from current_rows
+    select *, {{ batched_at(src) }} as _batched_at
+    from current_version
 )
 
 select
-    cast(uuid as {{ dbt.type_string() }}) as assessment_uuid,
+    {{ healthdata.painchek_columns(['uuid'], entity='assessment') }},
     cast(patient as {{ dbt.type_string() }}) as patient_uuid,
     cast("user" as {{ dbt.type_string() }}) as assessor_uuid,
     cast(coalesce(
@@ -41,18 +40,9 @@ select
         timing, {{ json_text('data', ['assessment', 'timing']) }}, {{ json_text('assessment', ['timing']) }}
     ) as {{ dbt.type_string() }}) as timing,
     cast(json_version as {{ dbt.type_string() }}) as json_version,
-    cast(license as {{ dbt.type_string() }}) as license_uuid,
-    cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
-    cast(modified_at as {{ dbt.type_timestamp() }}) as modified_at,
-    cast(
-        coalesce(is_deleted, false) or deleted_at is not null
-        or {{ loader_deleted(source('painchek', 'assessments')) }}
-        as boolean
-    ) as is_deleted,
+    {{ healthdata.painchek_columns(['license', 'created_at', 'modified_at', 'is_deleted'], src) }},
     cast(update_stamp as {{ dbt.type_bigint() }}) as update_stamp,
     cast(_batched_at as {{ dbt.type_timestamp() }}) as _batched_at
 from loaded
 {{ loaded_since_last_build('_batched_at') }}
-{% else %}
-{{ healthdata.no_rows() }}
-{% endif %}
+{% endcall %}
