@@ -19,3 +19,17 @@ end)
 {% macro tuva_patient_id(vendor='vendor', patient_key='patient_key') -%}
 cast({{ vendor }} || ':' || {{ patient_key }} as {{ dbt.type_string() }})
 {%- endmacro %}
+
+{# The event's code as Tuva's source_code_type, source_code and source_description. #}
+{% macro tuva_source_code() -%}
+    cast({{ tuva_code_type('code_system') }} as {{ dbt.type_string() }}) as source_code_type,
+    cast(code as {{ dbt.type_string() }}) as source_code,
+    cast(display as {{ dbt.type_string() }}) as source_description
+{%- endmacro %}
+
+{# Tuva columns these vendors have nothing for: NULL, each followed by a comma. #}
+{% macro tuva_unmapped(columns, type=none) -%}
+    {%- for column in columns %}
+    cast(null as {{ type or dbt.type_string() }}) as {{ column }},
+    {%- endfor %}
+{%- endmacro %}

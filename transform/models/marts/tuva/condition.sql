@@ -12,15 +12,10 @@ select
     cast(event_end_time as date) as resolved_date,
     cast(status as {{ dbt.type_string() }}) as status,
     cast('problem' as {{ dbt.type_string() }}) as condition_type,
-    cast({{ tuva_code_type('code_system') }} as {{ dbt.type_string() }}) as source_code_type,
-    cast(code as {{ dbt.type_string() }}) as source_code,
-    cast(display as {{ dbt.type_string() }}) as source_description,
-    cast(null as {{ dbt.type_string() }}) as normalized_code_type,
-    cast(null as {{ dbt.type_string() }}) as normalized_code,
-    cast(null as {{ dbt.type_string() }}) as normalized_description,
+    {{ tuva_source_code() }},
+    {{ tuva_unmapped(['normalized_code_type', 'normalized_code', 'normalized_description']) }}
     cast(null as {{ dbt.type_int() }}) as condition_rank,
-    cast(null as {{ dbt.type_string() }}) as present_on_admit_code,
-    cast(null as {{ dbt.type_string() }}) as present_on_admit_description,
+    {{ tuva_unmapped(['present_on_admit_code', 'present_on_admit_description']) }}
     {{ tuva_lineage() }}
 from {{ ref('int_clinical_events') }}
 where event_type = 'condition' and not is_excluded

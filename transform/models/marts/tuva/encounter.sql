@@ -10,13 +10,7 @@ select
     cast(case when event_end_time is not null
         then {{ dbt.datediff('cast(event_time as date)', 'cast(event_end_time as date)', 'day') }}
         end as {{ dbt.type_int() }}) as length_of_stay,
-    {%- for column in ['admit_source_code', 'admit_source_description', 'admit_type_code',
-        'admit_type_description', 'discharge_disposition_code', 'discharge_disposition_description',
-        'attending_provider_id', 'attending_provider_name', 'facility_npi', 'facility_name',
-        'primary_diagnosis_code_type', 'primary_diagnosis_code', 'primary_diagnosis_description',
-        'drg_code_type', 'drg_code', 'drg_description'] %}
-    cast(null as {{ dbt.type_string() }}) as {{ column }},
-    {%- endfor %}
+    {{ tuva_unmapped(['admit_source_code', 'admit_source_description', 'admit_type_code', 'admit_type_description', 'discharge_disposition_code', 'discharge_disposition_description', 'attending_provider_id', 'attending_provider_name', 'facility_npi', 'facility_name', 'primary_diagnosis_code_type', 'primary_diagnosis_code', 'primary_diagnosis_description', 'drg_code_type', 'drg_code', 'drg_description']) }}
     cast(null as {{ dbt.type_numeric() }}) as paid_amount,
     cast(null as {{ dbt.type_numeric() }}) as allowed_amount,
     cast(null as {{ dbt.type_numeric() }}) as charge_amount,

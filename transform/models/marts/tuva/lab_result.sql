@@ -13,10 +13,7 @@ select
     cast({{ tuva_code_type('code_system') }} as {{ dbt.type_string() }}) as source_component_type,
     cast(code as {{ dbt.type_string() }}) as source_component_code,
     cast(display as {{ dbt.type_string() }}) as source_component_description,
-    {%- for column in ['normalized_order_type', 'normalized_order_code', 'normalized_order_description',
-        'normalized_component_type', 'normalized_component_code', 'normalized_component_description'] %}
-    cast(null as {{ dbt.type_string() }}) as {{ column }},
-    {%- endfor %}
+    {{ tuva_unmapped(['normalized_order_type', 'normalized_order_code', 'normalized_order_description', 'normalized_component_type', 'normalized_component_code', 'normalized_component_description']) }}
     cast(status as {{ dbt.type_string() }}) as status,
     cast(coalesce(value_text, cast(value_number as {{ dbt.type_string() }})) as {{ dbt.type_string() }}) as result,
     cast(event_time as {{ dbt.type_timestamp() }}) as result_datetime,
@@ -25,12 +22,10 @@ select
     cast(null as {{ dbt.type_string() }}) as normalized_units,
     cast(reference_range_low as {{ dbt.type_string() }}) as source_reference_range_low,
     cast(reference_range_high as {{ dbt.type_string() }}) as source_reference_range_high,
-    cast(null as {{ dbt.type_string() }}) as normalized_reference_range_low,
-    cast(null as {{ dbt.type_string() }}) as normalized_reference_range_high,
+    {{ tuva_unmapped(['normalized_reference_range_low', 'normalized_reference_range_high']) }}
     cast(null as {{ dbt.type_int() }}) as source_abnormal_flag,
     cast(null as {{ dbt.type_int() }}) as normalized_abnormal_flag,
-    cast(null as {{ dbt.type_string() }}) as specimen,
-    cast(null as {{ dbt.type_string() }}) as ordering_practitioner_id,
+    {{ tuva_unmapped(['specimen', 'ordering_practitioner_id']) }}
     {{ tuva_lineage() }}
 from {{ ref('int_clinical_events') }}
 where event_type = 'lab' and not is_excluded

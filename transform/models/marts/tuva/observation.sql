@@ -10,19 +10,14 @@ select
     cast(event_time as date) as observation_date,
     cast(case event_type when 'pain_assessment' then 'survey' else 'vital-signs' end
         as {{ dbt.type_string() }}) as observation_type,
-    cast({{ tuva_code_type('code_system') }} as {{ dbt.type_string() }}) as source_code_type,
-    cast(code as {{ dbt.type_string() }}) as source_code,
-    cast(display as {{ dbt.type_string() }}) as source_description,
-    cast(null as {{ dbt.type_string() }}) as normalized_code_type,
-    cast(null as {{ dbt.type_string() }}) as normalized_code,
-    cast(null as {{ dbt.type_string() }}) as normalized_description,
+    {{ tuva_source_code() }},
+    {{ tuva_unmapped(['normalized_code_type', 'normalized_code', 'normalized_description']) }}
     cast(coalesce(value_text, cast(value_number as {{ dbt.type_string() }})) as {{ dbt.type_string() }}) as result,
     cast(unit as {{ dbt.type_string() }}) as source_units,
     cast(null as {{ dbt.type_string() }}) as normalized_units,
     cast(reference_range_low as {{ dbt.type_string() }}) as source_reference_range_low,
     cast(reference_range_high as {{ dbt.type_string() }}) as source_reference_range_high,
-    cast(null as {{ dbt.type_string() }}) as normalized_reference_range_low,
-    cast(null as {{ dbt.type_string() }}) as normalized_reference_range_high,
+    {{ tuva_unmapped(['normalized_reference_range_low', 'normalized_reference_range_high']) }}
     {{ tuva_lineage() }}
 from {{ ref('int_clinical_events') }}
 where event_type in ('vital', 'pain_assessment') and not is_excluded

@@ -12,12 +12,7 @@ select
     p.birth_date,
     p.death_date,
     cast(case when p.death_date is not null then 1 else 0 end as {{ dbt.type_int() }}) as death_flag,
-    cast(null as {{ dbt.type_string() }}) as social_security_number,
-    cast(null as {{ dbt.type_string() }}) as address,
-    cast(null as {{ dbt.type_string() }}) as city,
-    cast(null as {{ dbt.type_string() }}) as state,
-    cast(null as {{ dbt.type_string() }}) as zip_code,
-    cast(null as {{ dbt.type_string() }}) as county,
+    {{ tuva_unmapped(['social_security_number', 'address', 'city', 'state', 'zip_code', 'county']) }}
     cast(null as double precision) as latitude,
     cast(null as double precision) as longitude,
     cast(p.phone as {{ dbt.type_string() }}) as phone,

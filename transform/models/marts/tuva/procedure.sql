@@ -6,13 +6,8 @@ select
     cast(encounter_key as {{ dbt.type_string() }}) as encounter_id,
     cast(null as {{ dbt.type_string() }}) as claim_id,
     cast(event_time as date) as procedure_date,
-    cast({{ tuva_code_type('code_system') }} as {{ dbt.type_string() }}) as source_code_type,
-    cast(code as {{ dbt.type_string() }}) as source_code,
-    cast(display as {{ dbt.type_string() }}) as source_description,
-    {%- for column in ['normalized_code_type', 'normalized_code', 'normalized_description',
-        'modifier_1', 'modifier_2', 'modifier_3', 'modifier_4', 'modifier_5', 'practitioner_id'] %}
-    cast(null as {{ dbt.type_string() }}) as {{ column }},
-    {%- endfor %}
+    {{ tuva_source_code() }},
+    {{ tuva_unmapped(['normalized_code_type', 'normalized_code', 'normalized_description', 'modifier_1', 'modifier_2', 'modifier_3', 'modifier_4', 'modifier_5', 'practitioner_id']) }}
     {{ tuva_lineage() }}
 from {{ ref('int_clinical_events') }}
 where event_type = 'procedure' and not is_excluded
