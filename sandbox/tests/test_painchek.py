@@ -537,3 +537,23 @@ def test_vendor_fields_are_added_to_every_record(authed, painchek_sandbox):
     assert "site_group" not in token  # the auth answer holds no record
     sb.clear_vendor_fields()
     assert all("site_group" not in r for r in authed.get(f"{sb.url}/api/sites/").json()["results"])
+
+
+def test_external_ids_are_unique_and_the_first_patients_share_theirs_at_any_size():
+    """More patients than short external ids (100,000 > 99,998): still one id each."""
+    from sandbox.vocabulary import SHARED_PEOPLE, shared_identifier  # noqa: PLC0415
+
+    small = {
+        "assessments": 0,
+        "admissions": 0,
+        "comments": 0,
+        "users": 1,
+        "sites": 1,
+        "licenses": 1,
+    }
+    sandbox = PainChekSandbox(seed=3, patients=100_000, sizes=small)
+    patients = sandbox.truth("patients")
+    ids = [p["external_id"] for p in patients if p["external_id"] is not None]
+    assert len(ids) == len(set(ids))
+    shared = {shared_identifier(i) for i in range(SHARED_PEOPLE)}
+    assert shared <= set(ids)

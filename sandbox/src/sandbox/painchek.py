@@ -734,8 +734,8 @@ class _Generator:
         nickname = rng.choice(_NICKNAMES) if nick_roll < 0.2 else "" if nick_roll < 0.3 else None
         uid = self.uuid()
         external = rng.randrange(1, 99999)
-        while external in self._externals:
-            external = rng.randrange(1, 99999)
+        while external in self._externals:  # taken: a longer number (room for any size)
+            external = rng.randrange(100_000, 10**9)
         self._externals.add(external)
         ext_roll = rng.random()
         shared = vocabulary.shared_identifier(self._patients_made)
