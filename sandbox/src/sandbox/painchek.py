@@ -103,6 +103,9 @@ Assumed by this sandbox (assumed):
   (``framework.notify_to``) and the seeded drops, duplicates and bad signatures
   (``notify.py``).
 - assumed: field values (names, sites, companies, device models, comment texts).
+- assumed: one patient ``external_id`` per patient (no two patients share one), and
+  the first eight patients carry the identifiers the other sandboxes' first patients
+  carry too (``vocabulary.shared_identifier``), for the models' person crosswalk.
 """
 
 from __future__ import annotations

@@ -12,17 +12,7 @@
 --   allergy      allergies (value_text = the first reaction)
 -- is_deleted: the record's loader deletion, or its user deleted (admin status 'deleted').
 -- No names, birth dates, emails, phones or addresses here (no provider names either).
-{%- set columns = [
-    ('event_id', dbt.type_string()), ('vendor', dbt.type_string()), ('patient_key', dbt.type_string()),
-    ('event_type', dbt.type_string()), ('event_time', dbt.type_timestamp()), ('event_end_time', dbt.type_timestamp()),
-    ('status', dbt.type_string()), ('code_system', dbt.type_string()), ('code', dbt.type_string()),
-    ('display', dbt.type_string()), ('value_number', 'double precision'), ('value_text', dbt.type_string()),
-    ('unit', dbt.type_string()), ('panel_code', dbt.type_string()), ('panel_display', dbt.type_string()),
-    ('reference_range_low', dbt.type_string()), ('reference_range_high', dbt.type_string()),
-    ('dose', dbt.type_string()), ('route', dbt.type_string()), ('encounter_key', dbt.type_string()),
-    ('source_table', dbt.type_string()), ('source_key', dbt.type_string()),
-    ('is_deleted', 'boolean'), ('_batched_at', dbt.type_timestamp()),
-] -%}
+{%- set columns = healthdata.event_columns() -%}
 {%- set key = "r.human_id || ':' || r.id" -%}
 {#- LOINC code and display of each kind of wellness reading (blood pressure: below). -#}
 {%- set reading_codes = {
