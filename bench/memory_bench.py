@@ -22,43 +22,33 @@ import time
 import uuid
 from pathlib import Path
 
+import yaml
+from painchek_bench import LAUNCHER, PAGE_SIZE, SMALL, TAP  # the same tap, sizes and launcher
 from sandbox.painchek import PainChekSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
-TAP = Path(sys.executable).parent / "tap-painchek"
 LOADERS = {
     "target-duckdb": ROOT / ".meltano/loaders/target-duckdb/venv/bin/target-duckdb",
     "target-postgres": ROOT / ".meltano/loaders/target-postgres/venv/bin/target-postgres",
 }
-PAGE_SIZE = 1000
-# The other tables small: patients are the table that grows.
-SMALL = {"assessments": 20, "admissions": 20, "comments": 20, "users": 5, "sites": 3, "licenses": 2}
-# Reports the peak RSS of the command it runs (its only child).
-LAUNCHER = (
-    "import resource, subprocess, sys\n"
-    "code = subprocess.call(sys.argv[2:])\n"
-    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
-    "sys.exit(code)\n"
-)
+# Where each run loads to (the rest of each loader's config is meltano.yml's).
+DESTINATION = {
+    "target-duckdb": lambda work, schema: {
+        "filepath": str(work / f"{schema}.duckdb"),
+        "default_target_schema": "painchek",
+    },
+    "target-postgres": lambda work, schema: {
+        "sqlalchemy_url": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        "default_target_schema": schema,
+    },
+}
 
 
 def loader_config(loader: str, work: Path, schema: str) -> dict:
-    """The loader's settings as meltano.yml sets them, into a scratch destination."""
-    if loader == "target-duckdb":
-        return {
-            "filepath": str(work / f"{schema}.duckdb"),
-            "default_target_schema": "painchek",
-            "primary_key_required": True,
-            "batch_size_rows": 100_000,
-            "add_metadata_columns": True,
-        }
-    return {
-        "sqlalchemy_url": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-        "default_target_schema": schema,
-        "add_record_metadata": True,
-        "use_copy": True,
-        "validate_records": False,
-    }
+    """The loader's config from meltano.yml, loading into a scratch destination."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    [plugin] = [p for p in project["plugins"]["loaders"] if p["name"] == loader]
+    return {**plugin.get("config", {}), **DESTINATION[loader](work, schema)}
 
 
 def pipeline(tap_config: Path, loader: str, work: Path) -> tuple[float, int, int]:
