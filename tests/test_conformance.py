@@ -1,10 +1,12 @@
-"""The taps skip singer-sdk's per-record conformance and selection walk: output unchanged.
+"""The taps skip singer-sdk's per-record work that changes nothing: output unchanged.
 
 ``KeepsVendorFields`` streams set ``TYPE_CONFORMANCE_LEVEL = NONE`` because the record
-guard already makes every record fit its schema, and skip the SDK's walk that pops
-deselected properties when none is deselected. These tests run every tap over its
-sandbox both ways (the SDK's root-level conformance and walk, and ours) and require
-the same records; and a deselected property is still left out.
+guard already makes every record fit its schema, write RECORD lines without the SDK's
+walk that pops deselected properties when none is deselected, and move a bookmark
+once per STATE message rather than once per record. These tests run every tap over
+its sandbox both ways (the SDK's root-level conformance and its own per-record steps,
+and ours) and require the same messages, STATE included; and a deselected property is
+still left out.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import typing as t
 
 import pytest
+from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from tap_healthex.tap import TapHealthEx
 from tap_humanapi.tap import TapHumanAPI
@@ -44,6 +47,55 @@ def _records(messages: list[dict]) -> list[tuple[str, dict]]:
     return records
 
 
+def _comparable(messages: list[dict]) -> list[dict]:
+    """Every message, but the times the tap stamps at run time."""
+    kept = []
+    for message in messages:
+        if message["type"] == "STATE":
+            kept.append(_without_signposts(message))
+            continue
+        if message["type"] != "RECORD":
+            kept.append(message)
+            continue
+        record = {k: v for k, v in message["record"].items() if k not in RUN_TIMES}
+        kept.append({**message, "record": record, "time_extracted": "stamped"})
+    return kept
+
+
+def _without_signposts(value: t.Any) -> t.Any:
+    """A state with its signposts (the time a run started reading a stream) masked."""
+    if isinstance(value, dict):
+        return {
+            k: "stamped" if k == "replication_key_signpost" else _without_signposts(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_signposts(v) for v in value]
+    return value
+
+
+def _states_within_a_stream(messages: list[dict]) -> int:
+    """STATE messages between two RECORDs of one stream (not only at a stream's end)."""
+    found, last_stream, state_since = 0, None, False
+    for message in messages:
+        if message["type"] == "STATE":
+            state_since = True
+        elif message["type"] == "RECORD":
+            found += state_since and message["stream"] == last_stream
+            last_stream, state_since = message["stream"], False
+    return found
+
+
+# The SDK's per-record steps that KeepsVendorFields replaces with cheaper ones.
+SDK_STEPS = (
+    "_write_record_message",
+    "_process_record",
+    "_increment_stream_state",
+    "_write_state_message",
+    "_finalize_state",
+)
+
+
 VENDORS = {
     "painchek": ("make_painchek_sandbox", {"patients": 200}, TapPainChek, {"page_size": 50}),
     "humanapi": ("make_humanapi_sandbox", {"users": 8}, TapHumanAPI, {}),
@@ -69,13 +121,22 @@ def test_records_are_the_same_without_the_sdks_conformance(request, monkeypatch,
     if flattened:
         extra = {**extra, "flattening_enabled": True, "flattening_max_depth": 3}
     config = _config(sandbox, name, extra)
-    monkeypatch.setattr(KeepsVendorFields, "TYPE_CONFORMANCE_LEVEL", TypeConformanceLevel.ROOT_ONLY)
-    sdk = _messages(tap_class(config=config))
-    monkeypatch.undo()
+    # A STATE message every 7 records, so bookmarks are compared mid-stream too.
+    monkeypatch.setattr(Stream, "STATE_MSG_FREQUENCY", 7)
+    with monkeypatch.context() as sdk_steps:
+        sdk_steps.setattr(
+            KeepsVendorFields, "TYPE_CONFORMANCE_LEVEL", TypeConformanceLevel.ROOT_ONLY
+        )
+        for step in SDK_STEPS:
+            sdk_steps.setattr(KeepsVendorFields, step, getattr(Stream, step))
+        sdk = _messages(tap_class(config=config))
     assert KeepsVendorFields.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
     ours = _messages(tap_class(config=config))
     assert len(_records(ours)) > 50
     assert _records(ours) == _records(sdk)
+    # The same messages in the same order: STATE messages (bookmarks) included.
+    assert _states_within_a_stream(ours) > 0
+    assert _comparable(ours) == _comparable(sdk)
     assert schema_errors(ours) == []
 
 

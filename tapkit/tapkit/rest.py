@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 import msgspec
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers._util import utc_now
 
 from tapkit.errors import TapError, Unauthorized, describe_response, refuse_large_bodies
 from tapkit.fidelity import KeepsVendorFields
@@ -97,9 +98,12 @@ class VendorRESTStream(KeepsVendorFields, RESTStream[_T]):
         invalidate = getattr(self._auth, "invalidate", None)
 
         def send(*args: t.Any, **kwargs: t.Any) -> requests.Response:
-            return self._retry.run(
+            response = self._retry.run(
                 lambda: func(*args, **kwargs), what=self.what(), on_unauthorized=invalidate
             )
+            # The records of this page were extracted now (their `time_extracted`).
+            self.page_extracted_at = utc_now().isoformat(sep="T")
+            return response
 
         return send
 
