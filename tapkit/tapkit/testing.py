@@ -27,9 +27,14 @@ _SUMMARY_FIELD = re.compile(r"(\w+)=(\{[^{}]*\}|\S+)")
 
 
 def schema_errors(messages: t.Iterable[t.Mapping[str, t.Any]], limit: int = 20) -> list[str]:
-    """Why records do not validate against their stream's schema (empty when all do)."""
+    """Why records do not fit their stream's schema (empty when all do).
+
+    A record fits when it validates and has no top-level field the schema does not
+    declare (nested objects are kept as the vendor sent them).
+    """
     checker = FormatChecker()
     validators: dict[str, t.Any] = {}
+    declared: dict[str, frozenset[str]] = {}
     errors: list[str] = []
     for message in messages:
         kind, stream = message.get("type"), str(message.get("stream"))
@@ -38,15 +43,21 @@ def schema_errors(messages: t.Iterable[t.Mapping[str, t.Any]], limit: int = 20) 
             cls = validator_for(schema, default=Draft202012Validator)
             cls.check_schema(schema)
             validators[stream] = cls(schema, format_checker=checker)
+            declared[stream] = frozenset(schema.get("properties", {}))
         elif kind == "RECORD":
             validator = validators.get(stream)
             if validator is None:
                 errors.append(f"{stream}: a RECORD before its SCHEMA")
                 continue
+            record = message["record"]
             errors.extend(
                 f"{stream}: /{'/'.join(map(str, error.absolute_path))}: {error.message}"
-                for error in validator.iter_errors(message["record"])
+                for error in validator.iter_errors(record)
             )
+            # A loader makes columns from the schema: a field it does not declare
+            # would be dropped there (it belongs in the catch-all column).
+            if loose := sorted(set(record) - declared[stream]):
+                errors.append(f"{stream}: fields the schema does not declare: {loose}")
         if len(errors) >= limit:
             break
     return errors[:limit]

@@ -219,6 +219,24 @@ def test_schema_errors_catches_a_record_that_a_validating_loader_would_reject():
     assert all(error.startswith("s: /") for error in errors)
 
 
+def test_schema_errors_catches_a_field_the_schema_does_not_declare():
+    # The schema allows other properties, so only the key check can see this one.
+    messages = [
+        {"type": "SCHEMA", "stream": "s", "schema": SCHEMA, "key_properties": ["id"]},
+        {
+            "type": "RECORD",
+            "stream": "s",
+            "record": {"id": "a", "updatedAt": "2025-01-01T00:00:00Z", "loose": 1},
+        },
+        {
+            "type": "RECORD",
+            "stream": "s",
+            "record": {"id": "b", "updatedAt": "2025-01-01T00:00:00Z", EXTRA: {"kept": 1}},
+        },
+    ]
+    assert schema_errors(messages) == ["s: fields the schema does not declare: ['loose']"]
+
+
 def test_stream_schema_refuses_a_vendor_field_named_like_the_catch_all():
     with pytest.raises(ValueError, match=EXTRA):
         stream_schema({EXTRA: string()})
