@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import typing as t
 
-import ijson
-
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
@@ -35,6 +33,10 @@ class NotFhir(Exception):  # noqa: N818 - a reason, recorded on the file
 
 def bundle_resources(path: Path) -> Iterator[dict]:
     """The resources of a Bundle file, one entry at a time (memory stays flat)."""
+    # Imported here: a run that reads no delivery (the API streams, a no-change run)
+    # does not pay for it at start-up.
+    import ijson  # noqa: PLC0415
+
     try:
         with path.open("rb") as file:
             kind = next(ijson.items(file, "resourceType"), None)
