@@ -63,6 +63,10 @@ def test_refresh_then_delivery_then_next_run_reads_only_new_files(make_healthex_
     first = run_tap(config)
     asked = first.records("data_update_requests")
     assert len(asked) == 6
+    # The child stream syncs once per patient; its SCHEMA goes out once.
+    schemas = [m["stream"] for m in first.messages if m["type"] == "SCHEMA"]
+    assert schemas.count("data_update_requests") == 1
+    assert len(schemas) == len(set(schemas))
     in_progress = [r for r in asked if r["message"] == "IN_PROGRESS_NO_ACTION_NEEDED"]
     assert in_progress  # those patients get a new bundle delivered
     before = {f["key"] for f in first.records("delivery_files")}

@@ -141,3 +141,22 @@ def test_the_command_line_ends_a_known_failure_in_one_line_and_exit_1(tmp_path):
     assert len(errors) == 1
     assert "api_url must use https" in errors[0]
     assert SECRET not in done.stderr
+
+
+def test_a_schema_already_sent_for_its_stream_is_not_sent_again(capsysbinary):
+    from singer_sdk.singerlib import SchemaMessage  # noqa: PLC0415
+    from tapkit.cli import BufferedMsgSpecWriter  # noqa: PLC0415
+
+    writer = BufferedMsgSpecWriter()
+    first = {"type": "object", "properties": {"id": {"type": "string"}}}
+    changed = {"type": "object", "properties": {"id": {"type": "integer"}}}
+    for schema in (first, first, changed, changed, first):
+        writer.write_message(SchemaMessage(stream="s", schema=schema, key_properties=["id"]))
+    writer.write_message(SchemaMessage(stream="t", schema=first, key_properties=["id"]))
+    sent = [json.loads(line) for line in capsysbinary.readouterr().out.splitlines()]
+    assert [(m["stream"], m["schema"]) for m in sent] == [
+        ("s", first),
+        ("s", changed),
+        ("s", first),
+        ("t", first),
+    ]
