@@ -38,6 +38,10 @@ mkdir -p output
 
 echo "==> Meltano plugins"
 PATH="$(dirname "$UV"):$PATH" .tools/meltano/bin/meltano --log-level=warning install >/dev/null
+# The taps were just installed from this checkout: a catalog Meltano cached from an
+# earlier install may lack a stream or property they now have, so the next run
+# discovers again.
+rm -f .meltano/run/tap-*/tap.properties.cache_key
 
 # Bytecode for every installed module and our own sources, once. uv installs without
 # it, and where PYTHONDONTWRITEBYTECODE=1 is set (common in containers and CI) Python
