@@ -23,6 +23,7 @@ bench: bootstrap
 	$(PY) bench/memory_bench.py
 	$(PY) bench/humanapi_bench.py
 	$(PY) bench/healthex_bench.py
+	$(PY) bench/vendor_bench.py
 	$(PY) bench/shards_bench.py
 	$(PY) bench/inbox_bench.py
 	$(PY) bench/peer_bench.py
