@@ -48,7 +48,7 @@ import requests
 from peer_bench import MELTANO, ROOT, Run, Sandbox, best_of
 from sandbox.humanapi import ADMIN_TOKEN_PATH, PATHS, SINGLE_TABLES, TOKEN_PATH, USERS_PATH
 from tap_healthex.fhir import OTHER, STREAM_OF_TYPE
-from tapkit.testing import run_summaries
+from tapkit.testing import meltano_env, run_summaries
 
 SEED = 7
 HUMANAPI_PAGE_SIZE = 500  # Human API's maximum, the tap's default
@@ -274,17 +274,6 @@ class Vendor:
     # The tap's settings beside the sandbox's (the plain loop pages as they say).
     settings: dict[str, t.Any]
     describe: t.Callable[[ChildSandbox, dict[str, int]], str]
-
-
-def meltano_env(plugin: str, config: dict[str, t.Any]) -> dict[str, str]:
-    """A plugin's settings as the environment variables Meltano reads (lists as JSON)."""
-    prefix = plugin.upper().replace("-", "_")
-    return {
-        f"{prefix}_{key.upper()}": json.dumps(value)
-        if isinstance(value, list | bool)
-        else str(value)
-        for key, value in config.items()
-    }
 
 
 def duckdb_rows(path: Path, schema: str) -> dict[str, int]:

@@ -11,7 +11,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from tapkit.testing import DROPPED_WARNING
+from tapkit.testing import (
+    DROPPED_WARNING,
+    meltano_env,  # noqa: F401 - re-exported for the tests
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".tools" / "meltano" / "bin" / "meltano"
@@ -86,17 +89,6 @@ class Meltano:
             msg = f"meltano {' '.join(args)} exited {done.returncode}:\n{tail}"
             raise AssertionError(msg)
         return done
-
-
-def meltano_env(plugin: str, config: dict[str, t.Any]) -> dict[str, str]:
-    """A tap's settings as the environment variables Meltano reads (lists as JSON)."""
-    prefix = plugin.upper().replace("-", "_")
-    return {
-        f"{prefix}_{key.upper()}": json.dumps(value)
-        if isinstance(value, list | bool)
-        else str(value)
-        for key, value in config.items()
-    }
 
 
 def duckdb_rows(path: Path, schema: str, table: str) -> list[dict[str, t.Any]]:

@@ -80,6 +80,17 @@ def _value(text: str) -> t.Any:
         return text
 
 
+def meltano_env(plugin: str, config: dict[str, t.Any]) -> dict[str, str]:
+    """A plugin's settings as the environment variables Meltano reads (lists as JSON)."""
+    prefix = plugin.upper().replace("-", "_")
+    return {
+        f"{prefix}_{key.upper()}": json.dumps(value)
+        if isinstance(value, list | bool)
+        else str(value)
+        for key, value in config.items()
+    }
+
+
 def record_counts(messages: t.Iterable[t.Mapping[str, t.Any]]) -> dict[str, int]:
     """RECORD messages per stream."""
     counts: dict[str, int] = {}
