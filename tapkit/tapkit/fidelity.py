@@ -389,14 +389,8 @@ class KeepsVendorFields(Stream):
         record), streams with children (whose STATE messages carry the parent's
         bookmark) and null values take the SDK's path.
         """
-        key = self.replication_key
-        value = latest_record.get(key) if key else None
-        if (
-            value is None
-            or self.is_sorted
-            or self.child_streams
-            or self.replication_method != REPLICATION_INCREMENTAL
-        ):
+        value = latest_record.get(self.replication_key) if self._defers_bookmark else None
+        if value is None:
             self._apply_pending_bookmark()
             super()._increment_stream_state(latest_record, context=context)
             return
@@ -406,6 +400,16 @@ class KeepsVendorFields(Stream):
             pending = None
         if pending is None or value > pending[1]:
             self._pending_bookmark = (context, value)
+
+    @cached_property
+    def _defers_bookmark(self) -> bool:
+        """Whether bookmarks wait for the state (an incremental, unsorted, childless stream)."""
+        return bool(
+            self.replication_key
+            and self.replication_method == REPLICATION_INCREMENTAL
+            and not self.is_sorted
+            and not self.child_streams
+        )
 
     def _apply_pending_bookmark(self) -> None:
         pending, self._pending_bookmark = self._pending_bookmark, None
