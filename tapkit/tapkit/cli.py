@@ -83,10 +83,9 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             self._schemas_sent[message.stream] = bytes(line)
         self._pending += line
         if isinstance(message, RecordMessage):
-            self.records_written[message.stream] += 1
-            if len(self._pending) < self.BLOCK:
-                return
-        self.flush()
+            self._record_buffered(message.stream)
+        else:
+            self.flush()
 
     def write_record(
         self, stream: str, record: dict, version: int | None, time_extracted: str
@@ -103,6 +102,10 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         message["time_extracted"] = time_extracted
         sdk_encoder.encode_into(message, self._pending, -1)
         self._pending += b"\n"
+        self._record_buffered(stream)
+
+    def _record_buffered(self, stream: str) -> None:
+        """Count a RECORD just buffered; write the buffer out once it holds a block."""
         self.records_written[stream] += 1
         if len(self._pending) >= self.BLOCK:
             self.flush()
