@@ -39,12 +39,7 @@ def _messages(tap: t.Any) -> list[dict]:
 
 
 def _records(messages: list[dict]) -> list[tuple[str, dict]]:
-    records = []
-    for message in messages:
-        if message["type"] == "RECORD":
-            record = {k: v for k, v in message["record"].items() if k not in RUN_TIMES}
-            records.append((message["stream"], record))
-    return records
+    return [(m["stream"], m["record"]) for m in _comparable(messages) if m["type"] == "RECORD"]
 
 
 def _comparable(messages: list[dict]) -> list[dict]:
