@@ -3,8 +3,8 @@
 The goal: the tap's and each loader's peak RSS stay flat (within 10%) from N to 10 N
 patients, because records stream through in pages and batches and nothing holds a
 whole table. Each side is a real process (`tap-painchek | target-duckdb` and
-`tap-painchek | target-postgres`, the loaders Meltano installed, configured as
-meltano.yml configures them), its peak RSS read by a small launcher. Not a test: it
+`tap-painchek | target-postgres`, the executables Meltano installed and runs,
+configured as meltano.yml configures them), its peak RSS read by a small launcher. Not a test: it
 prints figures, measured in one run.
 
     make bench                                       # 100,000 and 1,000,000 patients
@@ -27,10 +27,22 @@ from painchek_bench import LAUNCHER, PAGE_SIZE, SMALL, TAP  # the same tap, size
 from sandbox.painchek import PainChekSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
-LOADERS = {
-    "target-duckdb": ROOT / ".meltano/loaders/target-duckdb/venv/bin/target-duckdb",
-    "target-postgres": ROOT / ".meltano/loaders/target-postgres/venv/bin/target-postgres",
-}
+PROJECT = yaml.safe_load((ROOT / "meltano.yml").read_text())
+
+
+def loader_plugin(loader: str) -> dict:
+    """The loader's definition in meltano.yml."""
+    [plugin] = [p for p in PROJECT["plugins"]["loaders"] if p["name"] == loader]
+    return plugin
+
+
+def loader_command(loader: str, executable: str | None = None) -> Path:
+    """The executable Meltano runs for `loader` (or another one of its environment)."""
+    name = executable or loader_plugin(loader).get("executable", loader)
+    return ROOT / ".meltano" / "loaders" / loader / "venv" / "bin" / name
+
+
+LOADERS = {loader: loader_command(loader) for loader in ("target-duckdb", "target-postgres")}
 # Where each run loads to (the rest of each loader's config is meltano.yml's).
 DESTINATION = {
     "target-duckdb": lambda work, schema: {
@@ -46,9 +58,7 @@ DESTINATION = {
 
 def loader_config(loader: str, work: Path, schema: str) -> dict:
     """The loader's config from meltano.yml, loading into a scratch destination."""
-    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    [plugin] = [p for p in project["plugins"]["loaders"] if p["name"] == loader]
-    return {**plugin.get("config", {}), **DESTINATION[loader](work, schema)}
+    return {**loader_plugin(loader).get("config", {}), **DESTINATION[loader](work, schema)}
 
 
 def pipeline(tap_config: Path, loader: str, work: Path) -> tuple[float, int, int]:
