@@ -42,7 +42,12 @@ def singer_file(patients: int, work: Path) -> tuple[Path, int]:
         config.write_text(json.dumps(sandbox.tap_config(page_size=PAGE_SIZE)))
         path = work / "painchek.singer.jsonl"
         with path.open("wb") as out:
-            subprocess.run([str(TAP), "--config", str(config)], stdout=out, check=True)
+            subprocess.run(
+                [str(TAP), "--config", str(config)],
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
     finally:
         sandbox.stop()
     with path.open("rb") as lines:

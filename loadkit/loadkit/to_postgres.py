@@ -11,6 +11,8 @@ the standard library's JSON decoder; 11% building each row for COPY. What change
   value that does not parse, goes through the SDK's own method, which warns or
   repairs exactly as before;
 - lines are decoded by the SDK's msgspec reader (floats still become `Decimal`);
+- the engine keeps no compiled statements (a cache that only grew, never hit), so
+  memory stays flat however many batches a run loads;
 - each row for COPY goes straight from the record to the COPY stream, through the
   column names and bind processors worked out once per batch (the stock sink built a
   dict per row first, asking the connector its settings once per field).
@@ -30,6 +32,7 @@ from singer_sdk.helpers._compat import (
     time_fromisoformat,
 )
 from singer_sdk.helpers._typing import get_datelike_property_type
+from target_postgres.connector import PostgresConnector
 from target_postgres.sinks import PostgresSink
 from target_postgres.target import TargetPostgres
 
@@ -54,8 +57,23 @@ def datelike_properties(schema: dict) -> list[tuple[str, t.Callable[[str], t.Any
     return found
 
 
+class Connector(PostgresConnector):
+    """PostgresConnector whose engine keeps no compiled statements."""
+
+    def create_engine(self) -> sqlalchemy.Engine:
+        """The stock engine, without SQLAlchemy's compiled-statement cache.
+
+        Each batch reflects its table and makes a new temporary one, so each of its
+        statements is a new cache entry that holds those tables: the cache only grew,
+        by about 3 MiB per 100,000 records (up to its 500 entries), and never hit.
+        """
+        return super().create_engine().execution_options(compiled_cache=None)
+
+
 class Sink(PostgresSink):
     """PostgresSink whose per-record steps do only what the record needs."""
+
+    connector_class = Connector
 
     _dates_of: tuple[dict, list[tuple[str, t.Callable[[str], t.Any]]]] | None = None
 
