@@ -13,8 +13,6 @@ a stream without a key. A date that does not parse stops both the same way.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import subprocess
 import typing as t
@@ -28,6 +26,7 @@ from harness import PG_DSN, ROOT
 from tap_healthex.tap import TapHealthEx
 from tap_humanapi.tap import TapHumanAPI
 from tap_painchek.tap import TapPainChek
+from tapkit.testing import sync
 
 LOADERS = ROOT / ".meltano" / "loaders"
 # Stamped by the loader at load time, so never equal between two loads.
@@ -120,16 +119,13 @@ def edge_stream() -> list[dict]:
     ]
 
 
-def tap_stream(request: pytest.FixtureRequest, name: str) -> list[dict]:
+def tap_stream(
+    request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str], name: str
+) -> list[dict]:
     fixture, size, tap_class = VENDORS[name]
     sandbox = request.getfixturevalue(fixture)(seed=43, **size)
     config = sandbox.tap_config("s3") if name == "healthex" else sandbox.tap_config()
-    raw = io.BytesIO()
-    out = io.TextIOWrapper(raw, encoding="utf-8")
-    with contextlib.redirect_stdout(out):
-        tap_class(config=config).sync_all()
-        out.flush()
-    return [json.loads(line) for line in raw.getvalue().decode().splitlines()]
+    return sync(tap_class(config=config), capsys).messages
 
 
 def load(
@@ -202,8 +198,10 @@ def schemas() -> t.Iterator[list[str]]:
 
 @pytest.mark.parametrize("loader", ["target-postgres", "target-duckdb"])
 @pytest.mark.parametrize("source", ["edge", *VENDORS])
-def test_loadkit_lands_what_the_stock_loader_lands(request, tmp_path, schemas, loader, source):
-    lines = edge_stream() if source == "edge" else tap_stream(request, source)
+def test_loadkit_lands_what_the_stock_loader_lands(
+    request, capsys, tmp_path, schemas, loader, source
+):
+    lines = edge_stream() if source == "edge" else tap_stream(request, capsys, source)
     landed = []
     for executable in (loader, f"loadkit-{loader}"):
         schema = f"loadkit_{uuid.uuid4().hex[:10]}"
