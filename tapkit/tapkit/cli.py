@@ -37,6 +37,8 @@ from tapkit.summary import RunSummary
 from tapkit.times import parse_time
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk import Stream
     from singer_sdk.singerlib.encoding.simple import Message
 
@@ -58,6 +60,11 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
     non-record) message, which is flushed at once, and when a sync ends, failed or
     not: a target never sees a state before the records it covers. ``records_written``
     counts the RECORD messages per stream, for the run summary.
+
+    A signal handler that writes (the SDK's SIGTERM handler writes a final STATE) must
+    go through ``when_idle``: a signal can land between a record's bytes and its
+    newline, or in the middle of writing the buffer out, and a STATE written there
+    would run into the record's line or go out before the records it covers.
     """
 
     BLOCK = 64 * 1024
@@ -67,6 +74,22 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         self.records_written: Counter[str] = Counter()
         self._pending = bytearray()
         self._schemas_sent: dict[str, bytes] = {}
+        self._busy = False
+        self._deferred: t.Callable[[], None] | None = None
+
+    def when_idle(self, action: t.Callable[[], None]) -> None:
+        """Run ``action`` now, or, if a signal interrupted a write, once that write is done."""
+        if self._busy:
+            self._deferred = action
+        else:
+            action()
+
+    def _idle(self) -> None:
+        """End a write; then run the action a signal handler deferred, if any."""
+        self._busy = False
+        if self._deferred is not None:
+            action, self._deferred = self._deferred, None
+            action()
 
     def write_message(self, message: Message) -> None:
         """Buffer a record; write anything else at once, after the records before it.
@@ -81,11 +104,15 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             if self._schemas_sent.get(message.stream) == line:
                 return
             self._schemas_sent[message.stream] = bytes(line)
-        self._pending += line
-        if isinstance(message, RecordMessage):
-            self._record_buffered(message.stream)
-        else:
-            self.flush()
+        self._busy = True
+        try:
+            self._pending += line
+            if isinstance(message, RecordMessage):
+                self._record_buffered(message.stream)
+            else:
+                self._write_out()
+        finally:
+            self._idle()
 
     def write_record(
         self, stream: str, record: dict, version: int | None, time_extracted: str
@@ -100,20 +127,39 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         if version is not None:
             message["version"] = version
         message["time_extracted"] = time_extracted
-        sdk_encoder.encode_into(message, self._pending, -1)
-        self._pending += b"\n"
-        self._record_buffered(stream)
+        self._busy = True
+        try:
+            sdk_encoder.encode_into(message, self._pending, -1)
+            self._pending += b"\n"
+            self._record_buffered(stream)
+        finally:
+            self._idle()
 
     def _record_buffered(self, stream: str) -> None:
         """Count a RECORD just buffered; write the buffer out once it holds a block."""
         self.records_written[stream] += 1
         if len(self._pending) >= self.BLOCK:
-            self.flush()
+            self._write_out()
 
     def flush(self) -> None:
         """Write out the buffered records (a failed run ends with this too)."""
-        sys.stdout.buffer.write(self._pending)
-        self._pending.clear()
+        self._busy = True
+        try:
+            self._write_out()
+        finally:
+            self._idle()
+
+    def _write_out(self) -> None:
+        """Write the whole buffer, however many writes it takes.
+
+        Under PYTHONUNBUFFERED (Meltano sets it) ``sys.stdout.buffer`` is the raw
+        file, whose ``write`` may write only part when a signal interrupts it.
+        """
+        data, out = self._pending, sys.stdout.buffer
+        done = out.write(data) or 0
+        while done < len(data):
+            done += out.write(data[done:]) or 0
+        data.clear()
         sys.stdout.flush()
 
 
@@ -367,6 +413,14 @@ class CheckedTap(Tap):
                 with contextlib.suppress(OSError):  # a reader gone: nothing to write to
                     writer.flush()
             self.logger.info("%s", self._summary_line(status, time.monotonic() - started))
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """The SDK's SIGTERM/SIGINT handler (final STATE, exit 0), never mid-write."""
+        writer = self.message_writer
+        if isinstance(writer, BufferedMsgSpecWriter):
+            writer.when_idle(lambda: super(CheckedTap, self)._handle_termination(signum, frame))
+        else:
+            super()._handle_termination(signum, frame)
 
     def _summary_line(self, status: str, seconds: float) -> str:
         writer = self.message_writer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -160,3 +161,84 @@ def test_a_schema_already_sent_for_its_stream_is_not_sent_again(capsysbinary):
         ("s", first),
         ("t", first),
     ]
+
+
+@pytest.fixture
+def tap_handling_sigterm():
+    """A tap with the SDK's SIGTERM handler installed in this process, for one test."""
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    tap = TapThings(config=GOOD)
+    t.cast("dict", tap.state)["bookmarks"] = {"things": {"replication_key_value": "b"}}
+    yield tap
+    signal.signal(signal.SIGTERM, before[0])
+    signal.signal(signal.SIGINT, before[1])
+
+
+def _lines(out: bytes) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_a_sigterm_inside_a_record_waits_for_its_line_then_writes_the_state(
+    tap_handling_sigterm, monkeypatch, capsysbinary
+):
+    """The signal lands after a record's bytes are buffered and before its newline
+    (CI once saw a STATE run into a RECORD's line): the record is finished first."""
+    import tapkit.cli  # noqa: PLC0415
+
+    encoder = tapkit.cli.sdk_encoder
+
+    class SignalAfterThird:
+        calls = 0
+
+        def encode_into(self, message: t.Any, buffer: bytearray, offset: int) -> None:
+            encoder.encode_into(message, buffer, offset)
+            self.calls += 1
+            if self.calls == 3:
+                signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(tapkit.cli, "sdk_encoder", SignalAfterThird())
+    writer = tap_handling_sigterm.message_writer
+
+    def write_five() -> None:
+        for n in range(5):
+            writer.write_record("things", {"id": str(n)}, None, "2025-01-01T00:00:00+00:00")
+
+    with pytest.raises(SystemExit) as stop:
+        write_five()
+    assert stop.value.code == 0
+    sent = _lines(capsysbinary.readouterr().out)
+    assert [m["type"] for m in sent] == ["RECORD", "RECORD", "RECORD", "STATE"]
+    assert [m["record"]["id"] for m in sent[:3]] == ["0", "1", "2"]
+    assert sent[-1]["value"] == tap_handling_sigterm.state
+
+
+def test_a_sigterm_while_the_buffer_goes_out_in_parts_loses_no_record(
+    tap_handling_sigterm, monkeypatch
+):
+    """A raw stdout (PYTHONUNBUFFERED) may write only part of the buffer when a signal
+    interrupts it: the rest still goes out, all of it before the final STATE."""
+    out = bytearray()
+
+    class PartialWrites:
+        def write(self, data: bytes) -> int:
+            if not out:
+                signal.raise_signal(signal.SIGTERM)
+            out.extend(data[:1000])
+            return min(len(data), 1000)
+
+    class Stdout:
+        buffer = PartialWrites()
+
+        def flush(self) -> None:
+            pass
+
+    monkeypatch.setattr(sys, "stdout", Stdout())
+    writer = tap_handling_sigterm.message_writer
+    records = 300  # about 20 kB: many partial writes
+    for n in range(records):
+        writer.write_record("things", {"id": str(n)}, None, "2025-01-01T00:00:00+00:00")
+    with pytest.raises(SystemExit):
+        writer.flush()
+    sent = _lines(bytes(out))
+    assert [m["record"]["id"] for m in sent[:-1]] == [str(n) for n in range(records)]
+    assert sent[-1] == {"type": "STATE", "value": tap_handling_sigterm.state}
