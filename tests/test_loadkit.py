@@ -175,12 +175,12 @@ def _tables(query: t.Callable[..., list[tuple]], schema: str, mark: str) -> dict
     )
     for (table,) in names:
         columns = query(
-            "select column_name, data_type from information_schema.columns"
+            "select column_name, data_type, is_nullable from information_schema.columns"
             f" where table_schema = {mark} and table_name = {mark} order by column_name",
             schema,
             table,
         )
-        kept = [name for name, _ in columns if name not in LOAD_TIMES]
+        kept = [name for name, *_ in columns if name not in LOAD_TIMES]
         listed = ", ".join(f'"{name}"' for name in kept)
         rows = query(f'select {listed} from "{schema}"."{table}"')
         found[table] = {"columns": columns, "rows": sorted(rows, key=repr)}
@@ -232,3 +232,33 @@ def test_a_date_that_does_not_parse_stops_both_postgres_loaders_alike(tmp_path, 
         errors.append(done.stderr.strip().splitlines()[-1])
     assert errors[0] == errors[1]
     assert "'seen'" in errors[0]
+
+
+def _sent_again(lines: list[dict]) -> list[dict]:
+    """The same stream a day later: every record again, each edge row renamed."""
+    return [
+        {**line, "record": {**line["record"], "name": f"again {line['record']['id']}"}}
+        if line["type"] == "RECORD" and line["stream"] == "edge"
+        else line
+        for line in lines
+    ]
+
+
+@pytest.mark.parametrize("first", ["target-duckdb", "loadkit-target-duckdb"])
+def test_a_second_run_merges_into_a_stock_or_loadkit_table_as_the_stock_loader_does(
+    tmp_path, first
+):
+    """loadkit's DuckDB tables have no PRIMARY KEY constraint; the stock loader's do.
+    Either way a second run updates the rows it sends again, as the stock loader does."""
+    runs = [edge_stream(), _sent_again(edge_stream())]
+    landed = []
+    for executables in (("target-duckdb", "target-duckdb"), (first, "loadkit-target-duckdb")):
+        schema = f"loadkit_{uuid.uuid4().hex[:10]}"
+        for executable, lines in zip(executables, runs, strict=True):
+            done = load(tmp_path, "target-duckdb", executable, lines, schema)
+            assert done.returncode == 0, done.stderr[-3000:]
+        landed.append(tables(tmp_path, "target-duckdb", schema))
+    stock, ours = landed
+    assert "'again 8'" in repr(stock["edge"]["rows"])
+    assert len(stock["edge"]["rows"]) == len({row["id"] for row in EDGE_ROWS} | {8})
+    assert ours == stock
