@@ -88,11 +88,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         """End a write; then run the action a signal handler deferred, if any."""
         self._busy = False
         if self._deferred is not None:
-            self._run_deferred()
-
-    def _run_deferred(self) -> None:
-        action, self._deferred = self._deferred, None
-        if action is not None:
+            action, self._deferred = self._deferred, None
             action()
 
     def write_message(self, message: Message) -> None:
@@ -131,18 +127,13 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         if version is not None:
             message["version"] = version
         message["time_extracted"] = time_extracted
-        # _record_buffered and _idle, inlined: this runs once per record.
         self._busy = True
         try:
             sdk_encoder.encode_into(message, self._pending, -1)
             self._pending += b"\n"
-            self.records_written[stream] += 1
-            if len(self._pending) >= self.BLOCK:
-                self._write_out()
+            self._record_buffered(stream)
         finally:
-            self._busy = False
-            if self._deferred is not None:
-                self._run_deferred()
+            self._idle()
 
     def _record_buffered(self, stream: str) -> None:
         """Count a RECORD just buffered; write the buffer out once it holds a block."""
