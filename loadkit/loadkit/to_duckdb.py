@@ -98,14 +98,13 @@ class DbSync(db_sync.DbSync):
         written them) leave the batch first, a join on the keys alone, and the rest is
         appended as it is.
         """
-        keys = db_sync.primary_column_names(self.stream_schema_message)
-        if not keys:
+        if not self.stream_schema_message["key_properties"]:
             return t.cast("str", super().insert_from_temp_table(temp_table))
         table = self.table_name(self.stream_schema_message["stream"])
-        matched = " AND ".join(f"{temp_table}.{key} = t.{key}" for key in keys)
+        matched = self.primary_key_condition("t")  # the stock "s.key = t.key AND ..."
         # Names only, quoted by db_sync as in the stock statements; no values.
         return (
-            f"DELETE FROM {temp_table} USING {table} t WHERE {matched}; "  # noqa: S608
+            f"DELETE FROM {temp_table} AS s USING {table} t WHERE {matched}; "  # noqa: S608
             f"INSERT INTO {table} ({', '.join(self.column_names())}) SELECT * FROM {temp_table}"
         )
 
